@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: MIT
+# vha: top-level build. Plain GNU make; `make help` lists the targets.
+#
+# Layout of the build: every program directory holds its sources; the file
+# named main.c is the program's entry point and everything else in the
+# directory goes into a static library, so tests can link the internals.
+# Tests are discovered: tests/<dir>/test_*.c becomes one cmocka binary;
+# tests/<dir>/*.test.sh are integration scripts (exit 77 = skipped).
+
+SANITIZE ?= 0
+V ?= 0
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build-asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SAN_FLAGS :=
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+CC ?= cc
+PKGS := xengnttab xenevtchn xenstore xentoollog liburing
+# Fetching flags needs pkg-config, which may not be installed yet on a fresh
+# machine: the deps stamp below installs it, and these are evaluated lazily.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) xengntshr 2>/dev/null || pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+CPPFLAGS += -D_GNU_SOURCE -D__XEN_TOOLS__ -Icommon/include -Ifrontend/include
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fPIC -pthread -MMD -MP $(SAN_FLAGS)
+LDFLAGS += -pthread $(SAN_FLAGS)
+LDLIBS = $(PKG_LIBS) -lrt
+
+# The libraries, lowest layer last on the link line.
+COMMON_SRCS := $(wildcard common/*.c common/sim/*.c)
+FRONTLIB_SRCS := $(wildcard frontend/lib/*.c)
+
+# Programs: directory -> binary name.
+PROGRAM_DIRS := backend frontend/cmd tools/vhactl tools/simxenstored
+prog_name = $(if $(filter backend,$1),vha-backend,$(if $(filter frontend/cmd,$1),vha-frontend,$(if $(filter tools/vhactl,$1),vhactl,vha-simxenstored)))
+prog_lib = $(BUILD)/lib$(subst /,-,$1).a
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$1)
+
+COMMON_LIB := $(BUILD)/libvhacommon.a
+FRONT_LIB := $(BUILD)/libvhafront.a
+PROG_LIBS := $(foreach d,$(PROGRAM_DIRS),$(call prog_lib,$d))
+PROGRAMS := $(foreach d,$(PROGRAM_DIRS),$(if $(wildcard $d/main.c),$(BUILD)/$(call prog_name,$d)))
+ALL_LIBS := $(PROG_LIBS) $(FRONT_LIB) $(COMMON_LIB)
+
+TEST_SRCS := $(sort $(wildcard tests/*/test_*.c tests/*/*/test_*.c))
+TEST_SUPPORT_SRCS := $(wildcard tests/lib/*.c)
+TEST_BINS := $(patsubst %.c,$(BUILD)/%,$(TEST_SRCS))
+
+DEPS_STAMP := $(BUILD)/.deps-installed
+
+.PHONY: all check check-unit check-headers asan check-asan fuzz check-fuzz demo bench clean help deps check-xen
+all: $(PROGRAMS) $(TEST_BINS)
+
+help:
+	@echo "make            build everything (-Wall -Wextra -Werror)"
+	@echo "make check      build and run every test that can run on this machine"
+	@echo "make asan       build with ASan+UBSan into build-asan/"
+	@echo "make check SANITIZE=1   run the suites under ASan+UBSan"
+	@echo "make fuzz       build the libFuzzer targets (clang) into build-fuzz/"
+	@echo "make demo       the main job: the simulated platform, a disk, real I/O, a summary"
+	@echo "make bench      benchmark vha against raw io_uring on the same file"
+	@echo "make check-xen  the real-Xen end-to-end suite under QEMU"
+	@echo "V=1             show the commands"
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP):
+	$(Q)scripts/install-deps.sh
+	$(Q)mkdir -p $(dir $@) && touch $@
+
+# Every object waits for the dependencies to be installed (order-only).
+$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@$(if $(filter 0,$(V)),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(COMMON_LIB): $(call obj,$(COMMON_SRCS))
+$(FRONT_LIB): $(call obj,$(FRONTLIB_SRCS))
+define prog_rules
+$(call prog_lib,$1): $(call obj,$(filter-out $1/main.c,$(wildcard $1/*.c)))
+$(BUILD)/$(call prog_name,$1): $(call obj,$1/main.c) $(ALL_LIBS)
+	@$$(if $$(filter 0,$$(V)),echo "  LD      $$@")
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$< $$(ALL_LIBS) $$(LDLIBS)
+endef
+$(foreach d,$(PROGRAM_DIRS),$(eval $(call prog_rules,$d)))
+
+$(BUILD)/%.a:
+	@mkdir -p $(dir $@)
+	@$(if $(filter 0,$(V)),echo "  AR      $@")
+	$(Q)rm -f $@ && ar crs $@ $^ $(if $^,,$(BUILD)/obj/.empty.o)
+
+$(BUILD)/obj/.empty.o: | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(Q)echo 'typedef int vha_empty_unit;' | $(CC) -x c -c -o $@ -
+$(ALL_LIBS): | $(BUILD)/obj/.empty.o
+
+$(BUILD)/tests/%: tests/%.c $(call obj,$(TEST_SUPPORT_SRCS)) $(ALL_LIBS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@$(if $(filter 0,$(V)),echo "  TEST    $@")
+	$(Q)$(CC) $(CPPFLAGS) -Itests/lib $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(call obj,$(TEST_SUPPORT_SRCS)) $(ALL_LIBS) $(CMOCKA_LIBS) $(LDLIBS)
+
+# Each public header must compile on its own.
+PUBLIC_HEADERS := $(wildcard common/include/vha/*.h frontend/include/vha/*.h)
+check-headers: | $(DEPS_STAMP)
+	$(Q)for h in $(PUBLIC_HEADERS); do \
+		echo "#include \"$$h\"" | $(CC) $(CPPFLAGS) -I. $(CFLAGS) $(PKG_CFLAGS) -x c -fsyntax-only - \
+			|| { echo "header $$h does not compile on its own"; exit 1; }; \
+	done
+
+check: all check-headers
+	$(Q)BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run-tests.sh
+
+asan:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 all
+check-asan:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 check
+
+# libFuzzer targets: tests/fuzz/fuzz_*.c, built with clang against the sources
+# they exercise (not the gcc archives).
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BUILD := build-fuzz
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
+fuzz: $(FUZZ_BINS)
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(COMMON_SRCS) | $(DEPS_STAMP)
+	$(Q)scripts/install-deps.sh --fuzz
+	@mkdir -p $(dir $@)
+	@$(if $(filter 0,$(V)),echo "  FUZZ    $@")
+	$(Q)clang $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
+		-o $@ $< $(COMMON_SRCS) $(PKG_LIBS) -lrt -pthread
+check-fuzz: fuzz
+	$(Q)tests/fuzz/run-fuzz.sh $(FUZZ_BINS)
+
+demo: all
+	$(Q)BUILD=$(BUILD) tools/demo.sh
+
+bench: all
+	$(Q)BUILD=$(BUILD) tools/bench.sh
+
+check-xen: all
+	$(Q)BUILD=$(BUILD) tests/xen/run.sh
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)
