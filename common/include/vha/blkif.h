@@ -58,7 +58,9 @@ struct vha_blkif_seg {
 /* The private, normalized copy of one request. Lives in backend memory. */
 struct vha_blkif_req {
 	uint64_t id;                    /* echoed in the response */
-	uint8_t operation;              /* the ring's operation byte, echoed in the response */
+	uint8_t operation;              /* echo in the response: the ring's operation byte, or for
+					 * BLKIF_OP_INDIRECT its indirect_op (as Linux blkback does,
+					 * and as blkfront checks) */
 	enum vha_blkif_op op;
 	bool indirect;                  /* arrived as BLKIF_OP_INDIRECT */
 	bool secure;                    /* discard: BLKIF_DISCARD_SECURE */
@@ -114,7 +116,8 @@ void vha_blkif_copy_request(const void *slot, struct vha_blkif_req *out);
 /*
  * First pass, before any grant is mapped: op known and offered, segment
  * counts within limits (for indirect: nr_segments <= max_indirect_segments,
- * and nr_indirect_pages computed from it). Returns VHA_BLKIF_OK or the reason.
+ * and nr_indirect_pages computed from it), no write-like op (write, barrier,
+ * flush, discard) on a read-only disk. Returns VHA_BLKIF_OK or the reason.
  */
 enum vha_blkif_reject vha_blkif_check_header(const struct vha_blkif_limits *lim, struct vha_blkif_req *req);
 
@@ -131,7 +134,10 @@ void vha_blkif_load_indirect(struct vha_blkif_req *req, const void *const *pages
  */
 enum vha_blkif_reject vha_blkif_check_segments(const struct vha_blkif_limits *lim, struct vha_blkif_req *req);
 
-/* Both passes for a direct request (convenience for tests and the fuzzer). */
+/*
+ * Both passes for a direct request (convenience for tests and the fuzzer).
+ * An indirect request needs vha_blkif_load_indirect() between the passes.
+ */
 enum vha_blkif_reject vha_blkif_validate(const struct vha_blkif_limits *lim, struct vha_blkif_req *req);
 
 /* ----------------------------- back ring ----------------------------- */
@@ -154,7 +160,6 @@ int vha_blkif_back_snapshot(struct vha_blkif_back *b, RING_IDX *prod);
 /* The slot for index idx (masked). Read it once, with vha_blkif_copy_request(). */
 const void *vha_blkif_back_slot(struct vha_blkif_back *b, RING_IDX idx);
 
-/* Free response slots the backend may still produce without overrunning. */
 /*
  * Queue one response at rsp_prod_pvt, built in zeroed storage so padding
  * never carries backend memory (XSA-216). Not visible until push.
