@@ -116,7 +116,7 @@ $(BUILD)/tests/%: tests/%.c $(call obj,$(TEST_SUPPORT_SRCS)) $(ALL_LIBS) | $(DEP
 PUBLIC_HEADERS := $(wildcard common/include/vha/*.h frontend/include/vha/*.h)
 check-headers: | $(DEPS_STAMP)
 	$(Q)for h in $(PUBLIC_HEADERS); do \
-		echo "#include \"$$h\"" | $(CC) $(CPPFLAGS) -I. $(CFLAGS) $(PKG_CFLAGS) -x c -fsyntax-only - \
+		echo "#include \"$$h\"" | $(CC) $(CPPFLAGS) -I. $(filter-out -MMD -MP,$(CFLAGS)) $(PKG_CFLAGS) -x c -fsyntax-only - \
 			|| { echo "header $$h does not compile on its own"; exit 1; }; \
 	done
 
