@@ -324,3 +324,191 @@ enum vha_blkif_reject vha_blkif_validate(const struct vha_blkif_limits *lim, str
 		return r;
 	return vha_blkif_check_segments(lim, req);
 }
+
+/* ------------------------------- rings -------------------------------- */
+
+/*
+ * The ring macros of <xen/io/ring.h> expect the includer to supply the
+ * barriers (the kernel's, or xenctrl.h's). These are the same orderings
+ * expressed with compiler builtins, so no Xen library is needed for them.
+ */
+#ifndef xen_mb
+/* Full barrier: orders earlier stores against later loads (store-load). */
+#define xen_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+/* Read barrier: later loads stay after earlier loads. */
+#define xen_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+/* Write barrier: earlier stores become visible before later stores. */
+#define xen_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#endif
+
+/*
+ * Single loads and stores of the peer-visible indexes. The peer changes
+ * them at any moment; a plain access would let the compiler tear, repeat or
+ * cache the access, and every value we act on must be read exactly once.
+ */
+#define ring_read_once(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define ring_write_once(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+#define RING_BYTES(nr_pages) ((size_t)(nr_pages) * 4096u)
+
+static bool ring_pages_valid(unsigned int nr_pages)
+{
+	return nr_pages != 0 && nr_pages <= VHA_BLKIF_MAX_RING_PAGES && (nr_pages & (nr_pages - 1)) == 0;
+}
+
+unsigned int vha_blkif_ring_size(unsigned int nr_pages)
+{
+	if (!ring_pages_valid(nr_pages))
+		return 0;
+	return __CONST_RING_SIZE(blkif, RING_BYTES(nr_pages));
+}
+
+void vha_blkif_back_init(struct vha_blkif_back *b, void *sring, unsigned int nr_pages)
+{
+	/* The frontend initialised the shared indexes; we only attach at 0. */
+	BACK_RING_INIT(&b->ring, (blkif_sring_t *)sring, RING_BYTES(nr_pages));
+	b->nr_pages = nr_pages;
+}
+
+int vha_blkif_back_snapshot(struct vha_blkif_back *b, RING_IDX *prod)
+{
+	RING_IDX p = ring_read_once(&b->ring.sring->req_prod);
+	RING_IDX unconsumed = p - b->ring.req_cons;
+
+	/*
+	 * Read barrier: the loads of request slots up to p must not be
+	 * performed before the load of req_prod above. Pairs with the
+	 * frontend's write barrier between filling slots and publishing
+	 * req_prod (RING_PUSH_REQUESTS*).
+	 */
+	xen_rmb();
+	/*
+	 * A frontend can have at most a ring of requests without responses
+	 * (RING_REQUEST_PROD_OVERFLOW); and req_prod never moves backwards,
+	 * which the second test catches as a huge unsigned distance.
+	 */
+	if (RING_REQUEST_PROD_OVERFLOW(&b->ring, p) || unconsumed > RING_SIZE(&b->ring))
+		return -EPROTO;
+	*prod = p;
+	return (int)unconsumed;
+}
+
+const void *vha_blkif_back_slot(struct vha_blkif_back *b, RING_IDX idx)
+{
+	return RING_GET_REQUEST(&b->ring, idx);
+}
+
+void vha_blkif_back_respond(struct vha_blkif_back *b, uint64_t id, uint8_t operation, int16_t status)
+{
+	/*
+	 * Built as bytes, not as a struct: the padding of a struct has no
+	 * defined value and a compiler may skip it, while every byte of this
+	 * array is written as zero (XSA-216: padding leaked backend memory).
+	 */
+	unsigned char rsp[sizeof(struct blkif_response)] = { 0 };
+
+	memcpy(rsp + offsetof(struct blkif_response, id), &id, sizeof(id));
+	memcpy(rsp + offsetof(struct blkif_response, operation), &operation, sizeof(operation));
+	memcpy(rsp + offsetof(struct blkif_response, status), &status, sizeof(status));
+	memcpy(RING_GET_RESPONSE(&b->ring, b->ring.rsp_prod_pvt), rsp, sizeof(rsp));
+	b->ring.rsp_prod_pvt++;
+}
+
+bool vha_blkif_back_push(struct vha_blkif_back *b)
+{
+	bool notify;
+
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&b->ring, notify);
+	return notify;
+}
+
+/* XEN_RING_NR_UNCONSUMED_REQUESTS, reading req_prod once. */
+static RING_IDX back_unconsumed(const struct vha_blkif_back *b)
+{
+	RING_IDX req = ring_read_once(&b->ring.sring->req_prod) - b->ring.req_cons;
+	RING_IDX rsp = RING_SIZE(&b->ring) - (b->ring.req_cons - b->ring.rsp_prod_pvt);
+
+	return req < rsp ? req : rsp;
+}
+
+bool vha_blkif_back_final_check(struct vha_blkif_back *b)
+{
+	if (back_unconsumed(b))
+		return true;
+	ring_write_once(&b->ring.sring->req_event, b->ring.req_cons + 1);
+	/*
+	 * Full barrier: the req_event store must be visible before req_prod
+	 * is read again. Otherwise a frontend pushing now could read the old
+	 * req_event (no notify) while we read the old req_prod (no work) and
+	 * both sides sleep. Pairs with the full barrier in
+	 * RING_PUSH_REQUESTS_AND_CHECK_NOTIFY.
+	 */
+	xen_mb();
+	return back_unconsumed(b) != 0;
+}
+
+void vha_blkif_front_init(struct vha_blkif_front *f, void *sring, unsigned int nr_pages)
+{
+	/* Zero every slot too: the backend must not see old memory (XSA-403). */
+	memset(sring, 0, RING_BYTES(nr_pages));
+	XEN_FRONT_RING_INIT(&f->ring, (blkif_sring_t *)sring, RING_BYTES(nr_pages));
+	f->nr_pages = nr_pages;
+}
+
+unsigned int vha_blkif_front_free(const struct vha_blkif_front *f)
+{
+	return RING_FREE_REQUESTS(&f->ring);
+}
+
+void vha_blkif_front_queue(struct vha_blkif_front *f, const void *req, size_t len)
+{
+	unsigned char slot[sizeof(union blkif_sring_entry)] = { 0 };
+
+	if (len > sizeof(slot))
+		len = sizeof(slot);
+	memcpy(slot, req, len);
+	memcpy(RING_GET_REQUEST(&f->ring, f->ring.req_prod_pvt), slot, sizeof(slot));
+	f->ring.req_prod_pvt++;
+}
+
+bool vha_blkif_front_push(struct vha_blkif_front *f)
+{
+	bool notify;
+
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f->ring, notify);
+	return notify;
+}
+
+int vha_blkif_front_take_response(struct vha_blkif_front *f, struct blkif_response *rsp)
+{
+	RING_IDX prod = ring_read_once(&f->ring.sring->rsp_prod);
+
+	/*
+	 * Read barrier: the response slot is loaded only after rsp_prod
+	 * says it is there. Pairs with the backend's write barrier in
+	 * RING_PUSH_RESPONSES*.
+	 */
+	xen_rmb();
+	/* More responses than requests we produced: a broken backend. */
+	if (prod - f->ring.rsp_cons > f->ring.req_prod_pvt - f->ring.rsp_cons)
+		return -EPROTO;
+	if (prod == f->ring.rsp_cons)
+		return 0;
+	memcpy(rsp, RING_GET_RESPONSE(&f->ring, f->ring.rsp_cons), sizeof(*rsp));
+	f->ring.rsp_cons++;
+	return 1;
+}
+
+bool vha_blkif_front_final_check(struct vha_blkif_front *f)
+{
+	if (ring_read_once(&f->ring.sring->rsp_prod) != f->ring.rsp_cons)
+		return true;
+	ring_write_once(&f->ring.sring->rsp_event, f->ring.rsp_cons + 1);
+	/*
+	 * Full barrier: rsp_event must be visible before rsp_prod is read
+	 * again, or a backend pushing now and this check could both miss
+	 * each other. Pairs with RING_PUSH_RESPONSES_AND_CHECK_NOTIFY.
+	 */
+	xen_mb();
+	return ring_read_once(&f->ring.sring->rsp_prod) != f->ring.rsp_cons;
+}
