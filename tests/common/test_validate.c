@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -345,6 +347,67 @@ static void test_load_indirect_bounds(void **state)
 	free(req);
 }
 
+/*
+ * XSA-155: a guest rewrites the slot while the backend parses it. With one
+ * copy, every accepted request is consistent whatever the timing; a double
+ * fetch would accept a count or range it never checked.
+ */
+struct flipper {
+	volatile struct blkif_request *slot;
+	atomic_bool stop;
+};
+
+static void *flip_slot(void *arg)
+{
+	struct flipper *fl = arg;
+	unsigned int i = 0;
+
+	while (!atomic_load_explicit(&fl->stop, memory_order_relaxed)) {
+		bool bad = i++ & 1;
+
+		fl->slot->nr_segments = bad ? 200 : 1;
+		fl->slot->seg[0].last_sect = bad ? 255 : 7;
+		fl->slot->sector_number = bad ? UINT64_MAX - 3 : DISK - 8;
+		fl->slot->operation = bad ? BLKIF_OP_WRITE : BLKIF_OP_READ;
+	}
+	return NULL;
+}
+
+static void test_concurrent_flips(void **state)
+{
+	struct vha_blkif_limits lim = LIM(.readonly = true);
+	struct blkif_request *slot = calloc(1, sizeof(*slot));
+	struct vha_blkif_req *req = malloc(sizeof(*req));
+	struct flipper fl = { .slot = slot };
+	unsigned int accepted = 0, rejected = 0;
+	pthread_t t;
+
+	assert_non_null(slot);
+	assert_non_null(req);
+	slot->nr_segments = 1;
+	slot->seg[0].last_sect = 7;
+	slot->sector_number = DISK - 8;
+	atomic_init(&fl.stop, false);
+	assert_int_equal(pthread_create(&t, NULL, flip_slot, &fl), 0);
+	for (int i = 0; i < 200000; i++) {
+		vha_blkif_copy_request(slot, req);
+		if (vha_blkif_validate(&lim, req) != VHA_BLKIF_OK) {
+			rejected++;
+			continue;
+		}
+		accepted++;
+		assert_int_equal(req->op, VHA_BLKIF_READ);
+		assert_true(req->nr_segments >= 1 && req->nr_segments <= 11);
+		assert_true(req->seg[0].last_sect <= 7);
+		assert_true(req->sector + req->nr_sectors <= DISK && req->sector <= DISK);
+	}
+	atomic_store(&fl.stop, true);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	print_message("%u accepted, %u rejected while the slot changed\n", accepted, rejected);
+	free(req);
+	free(slot);
+}
+
 static void test_protocol(void **state)
 {
 	assert_true(vha_blkif_protocol_supported(NULL));
@@ -363,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_decode_fields),
 		cmocka_unit_test(test_indirect_same_form),
 		cmocka_unit_test(test_load_indirect_bounds),
+		cmocka_unit_test(test_concurrent_flips),
 		cmocka_unit_test(test_protocol),
 	};
 
