@@ -147,7 +147,11 @@ struct vha_blkif_back {
 	unsigned int nr_pages;
 };
 
-/* Attach to a ring the frontend initialised (sring: nr_pages contiguous pages). */
+/*
+ * Attach to a ring the frontend initialised (sring: nr_pages contiguous
+ * pages). nr_pages must be one vha_blkif_ring_size() accepts (1..16, a power
+ * of two): validate the frontend's ring-page-order before calling.
+ */
 void vha_blkif_back_init(struct vha_blkif_back *b, void *sring, unsigned int nr_pages);
 
 /*
