@@ -1,0 +1,355 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: MIT
+# /init of dom0 in the real-Xen suite (busybox sh, PV dom0 on Xen under QEMU).
+# Brings up the Xen tools, then runs the cases named by "vha.cases=a,b,..."
+# on the dom0 kernel command line, in that order. Each case prints
+#   VHA-CASE-START <n>
+#   ...           (diagnostics; guest consoles prefixed "[name]")
+#   VHA-CASE <n> PASS|FAIL|SKIP <seconds>s <reason>
+# and the run ends with VHA-ALL-DONE, then powers QEMU off through
+# isa-debug-exit. tests/xen/run.sh reads these lines from the serial log.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin:/opt/vha/bin
+mount -t proc p /proc; mount -t sysfs s /sys; mount -t devtmpfs d /dev
+mount -t tmpfs -o size=1500m t /run; mount -t tmpfs -o size=1500m t /tmp
+mkdir -p /dev/pts; mount -t devpts -o ptmxmode=666 devpts /dev/pts   # xenconsoled needs ptys
+ln -s /run /var/run
+mkdir -p /var/lib/xen /var/lib/xenstored /var/log/xen/console /run/xen /run/xenstored
+exec </dev/null 2>&1
+
+arg() { for w in $(cat /proc/cmdline); do case $w in "$1"=*) echo "${w#*=}";; esac; done; }
+up() { cut -d' ' -f1 /proc/uptime; }
+log() { echo "D: $*"; }
+CL=/var/log/xen/console
+BACKEND_LOG=/tmp/vha-backend.log
+STATE=/run/vha-backend
+
+poweroff_qemu() {
+	printf '\x01' | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null   # isa-debug-exit: qemu exits 3
+	poweroff -f
+}
+
+: >/etc/xen/xl.conf 2>/dev/null || { mkdir -p /etc/xen; : >/etc/xen/xl.conf; }
+log "SHELL uptime=$(up) mem=$(awk '/MemTotal/{print $2}' /proc/meminfo)kB"
+mods="xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs loop"
+[ "$(arg vha.blkback)" = 1 ] && mods="$mods xen-blkback"
+for m in $mods; do insmod /mods/$m.ko || log "insmod $m FAILED"; done
+mount -t xenfs xenfs /proc/xen
+xenstored --pid-file /run/xenstored.pid || log "xenstored FAILED"
+xen-init-dom0 >/dev/null || log "xen-init-dom0 FAILED"
+xenconsoled --pid-file=/run/xenconsoled.pid --log=guest --log-dir=$CL || log "xenconsoled FAILED"
+log "TOOLS-UP uptime=$(up) $(xl info | awk '/xen_version|free_memory/{printf "%s=%s ", $1, $3}')"
+
+# ---------------------------------------------------------------- helpers
+FAILS=""
+fail() { log "FAIL: $*"; FAILS="${FAILS:+$FAILS; }$*"; }
+expect() { # description command... : fail unless the command succeeds
+	local d=$1; shift
+	if "$@" >/dev/null 2>&1; then log "ok: $d"; else fail "$d"; fi
+}
+
+# Every image lives on the dom0 tmpfs behind a loop device (tmpfs refuses
+# O_DIRECT; a loop device accepts it and also passes flushes down).
+mkimg() { # name MiB -> prints the loop device
+	local l
+	dd if=/dev/zero of=/tmp/$1.img bs=1M count=$2 2>/dev/null
+	l=$(losetup -f); losetup "$l" /tmp/$1.img && echo "$l"
+}
+# A guest config: name, case, memory, disk specs (each one argument).
+mkcfg() {
+	local n=$1 c=$2 m=$3 d sep; shift 3
+	{
+		echo "name = \"$n\""
+		echo "type = \"pv\""
+		echo "kernel = \"/boot/vmlinuz\""
+		echo "ramdisk = \"/boot/${DOMU_RAMDISK:-domu.cpio.gz}\""
+		echo "extra = \"console=hvc0 rdinit=/init loglevel=4 vha.case=$c ${DOMU_EXTRA:-}\""
+		echo "memory = $m"
+		echo "vcpus = ${DOMU_VCPUS:-1}"
+		printf 'disk = [ '; sep=""
+		for d in "$@"; do printf "%s'%s'" "$sep" "$d"; sep=", "; done; echo ' ]'
+		echo 'on_poweroff = "destroy"'
+		echo 'on_crash = "destroy"'
+	} >/etc/xen/$n.cfg
+	sed "s/^/D: cfg $n: /" /etc/xen/$n.cfg | grep -E 'disk|extra'
+}
+create() { # name
+	local t
+	rm -f $CL/guest-$1.log
+	: >$CL/guest-$1.log
+	(tail -F $CL/guest-$1.log 2>/dev/null | while IFS= read -r l; do echo "[$1] $l"; done) &
+	t=$(up)
+	if timeout 60 xl create /etc/xen/$1.cfg >/tmp/xl-$1.log 2>&1; then
+		log "xl create $1 ok in $(awk -v a=$t -v b=$(up) 'BEGIN{print b-a}') s, domid $(xl domid $1 2>/dev/null)"
+		return 0
+	fi
+	fail "xl create $1 failed"; sed "s/^/D: xl: /" /tmp/xl-$1.log | tail -20
+	return 1
+}
+# Wait for a guest console line containing $2 (seconds $3).
+wait_guest() {
+	local i=0; while ! grep -q "$2" $CL/guest-$1.log 2>/dev/null; do
+		[ $i -ge $(($3 * 4)) ] && { log "timeout waiting for '$2' from $1"; return 1; }
+		sleep 0.25; i=$((i + 1))
+	done
+}
+guest_value() { grep "G: $2 " $CL/guest-$1.log | tail -1 | tr -d '\r' | awk '{print $3}'; }
+# Gone means "xl domid" failed twice in a row (it occasionally fails spuriously).
+wait_gone() { # name seconds
+	local i=0 miss=0
+	while [ $i -lt $(($2 * 4)) ]; do
+		if xl domid $1 >/dev/null 2>&1; then miss=0; else miss=$((miss + 1)); [ $miss -ge 2 ] && return 0; fi
+		sleep 0.25; i=$((i + 1))
+	done
+	return 1
+}
+# Guest checks become case results: every "G: CHECK x FAIL" is a failure,
+# and each name in $2.. must have reported OK.
+guest_checks() {
+	local g=$1 n l _ rest; shift
+	grep "G: CHECK .* FAIL" $CL/guest-$g.log | tr -d '\r' | while read -r _ _ n _ rest; do echo "$n $rest"; done >/tmp/gfails
+	while read -r l; do fail "guest $g: $l"; done </tmp/gfails
+	for n in "$@"; do grep -q "G: CHECK $n OK" $CL/guest-$g.log || grep -q "G: CHECK $n FAIL" $CL/guest-$g.log || fail "guest $g: check $n never reported"; done
+}
+# No dying domain may remain: a backend that keeps a grant mapped keeps
+# the dead guest's memory alive, and "xl list" shows it as "(null)".
+no_zombies() {
+	local i=0; while xl list | grep -q '^(null)'; do
+		[ $i -ge 40 ] && { fail "a dying domain is still there (pages still mapped?)"; xl list | sed 's/^/D: xl list: /'; return 1; }
+		sleep 0.25; i=$((i + 1))
+	done
+	log "ok: no dying domain left"
+}
+backend_pid() { cat $STATE/pid 2>/dev/null; }
+start_backend() {
+	[ -x /opt/vha/bin/vha-backend ] || return 1
+	vha-backend --platform xen --foreground --log-level ${VHA_LOG:-info} --state-dir $STATE "$@" >>$BACKEND_LOG 2>&1 &
+	BPID=$!
+	i=0; while [ ! -s $STATE/pid ] && [ $i -lt 40 ]; do sleep 0.25; i=$((i + 1)); done
+	if kill -0 $BPID 2>/dev/null; then log "vha-backend running, pid $BPID"; return 0; fi
+	fail "vha-backend did not start"; tail -20 $BACKEND_LOG | sed 's/^/D: backend: /'
+	return 1
+}
+backend_alive() { expect "vha-backend still running" kill -0 "$BPID"; }
+# The backend holds nothing of a device any more: target closed, grants
+# unmapped, xenstore dirs gone. $1 = loop device, $2 = frontend domid, $3 = devid.
+backend_released() {
+	local i=0 n; while [ -n "$(ls -l /proc/$BPID/fd 2>/dev/null | grep " $1\$")" ] && [ $i -lt 40 ]; do sleep 0.25; i=$((i + 1)); done
+	if ls -l /proc/$BPID/fd 2>/dev/null | grep -q " $1\$"; then fail "backend still has $1 open"; else log "ok: backend closed $1"; fi
+	n=$(grep -c gntdev /proc/$BPID/maps 2>/dev/null)
+	log "backend gntdev mappings now: ${n:-?} (of every device)"
+	[ -n "$2" ] && expect "backend dir of domain $2 device $3 removed" sh -c "! xenstore-exists /local/domain/0/backend/vbd/$2/$3"
+}
+dump_state() {
+	log "---- diagnostics at uptime $(up)"
+	xl list 2>&1 | sed 's/^/D: xl list: /'
+	xenstore-ls -f /local/domain/0/backend 2>&1 | head -80 | sed 's/^/D: xs: /'
+	for d in $(xenstore-list /local/domain 2>/dev/null); do
+		[ "$d" = 0 ] || xenstore-ls -f /local/domain/$d/device 2>&1 | head -40 | sed 's/^/D: xs: /'
+	done
+	[ -e $BACKEND_LOG ] && tail -60 $BACKEND_LOG | sed 's/^/D: backend: /'
+	[ -n "${BPID:-}" ] && { ls -l /proc/$BPID/fd 2>&1 | sed 's/^/D: backend fd: /'; grep -c gntdev /proc/$BPID/maps 2>&1 | sed 's/^/D: backend gntdev maps: /'; cat $STATE/stats.json 2>/dev/null | head -40 | sed 's/^/D: stats: /'; }
+	cat /tmp/hotplug.log 2>/dev/null | sed 's/^/D: hotplug: /'
+	dmesg | tail -30 | sed 's/^/D: dmesg: /'
+	xl dmesg 2>/dev/null | tail -15 | sed 's/^/D: xl dmesg: /'
+	log "---- end of diagnostics"
+}
+VHA_DISK="format=raw, access=rw, script=vha"
+
+# ---------------------------------------------------------------- cases
+# 0: the known-good path: kernel blkback, stock blkfront, the case-1 checks.
+case_0() {
+	[ "$(arg vha.blkback)" = 1 ] || { SKIP="needs xen-blkback loaded"; return; }
+	l=$(mkimg c0 128)
+	mkcfg c0 disk 256 "format=raw, vdev=xvda, access=rw, target=$l"
+	create c0 || return
+	wait_guest c0 "G: DONE" 240 || xl destroy c0
+	wait_gone c0 30 || fail "domU c0 did not go away"
+	guest_checks c0 odirect-write-read-8MiB odirect-partial-pages buffered-write-read mke2fs e2fsck fs-reread
+	image_checks c0 "$l"
+	losetup -d "$l"; rm -f /tmp/c0.img
+}
+# dom0's side of the disk checks: the image holds what the guest wrote.
+image_checks() { # guest loopdev
+	local want got out
+	want=$(guest_value $1 RAWMD5)
+	got=$(dd if=$2 bs=1M skip=64 count=32 2>/dev/null | md5sum | cut -d' ' -f1)
+	[ -n "$want" ] && [ "$want" = "$got" ] && log "ok: image raw region matches the guest ($got)" ||
+		fail "image raw region $got != guest's ${want:-<none>}"
+	want=$(guest_value $1 FSMD5)
+	got=$(dd if=$2 bs=1M count=64 2>/dev/null | md5sum | cut -d' ' -f1)
+	[ -n "$want" ] && [ "$want" = "$got" ] && log "ok: image fs region matches the guest" ||
+		fail "image fs region $got != guest's ${want:-<none>}"
+	if out=$(/sbin/e2fsck -f -n $2 2>&1); then log "ok: dom0 e2fsck -f -n of the image"; else fail "dom0 e2fsck of the image: $(echo "$out" | tail -2 | tr '\n' ' ')"; fi
+}
+# 1: stock blkfront served by vha-backend, disk spec with script=vha.
+case_1() {
+	[ -n "${BPID:-}" ] || { SKIP="vha-backend not available"; return; }
+	l=$(mkimg c1 128)
+	mkcfg c1 disk 256 "$VHA_DISK, vdev=xvda, target=$l"
+	create c1 || return
+	D1=$(xl domid c1)
+	wait_guest c1 "G: DONE" 240 || { fail "guest c1 did not finish"; dump_state; xl destroy c1; }
+	wait_gone c1 30 || fail "domU c1 did not go away"
+	guest_checks c1 odirect-write-read-8MiB odirect-partial-pages buffered-write-read mke2fs e2fsck fs-reread
+	no_zombies; backend_alive; backend_released "$l" "$D1" 51712
+	image_checks c1 "$l"
+	[ -n "$FAILS" ] && dump_state
+	losetup -d "$l"; rm -f /tmp/c1.img
+}
+# 3: xl destroy with I/O in flight.
+case_3() {
+	[ -n "${BPID:-}" ] || { SKIP="vha-backend not available"; return; }
+	l=$(mkimg c3 128)
+	mkcfg c3 inflight 256 "$VHA_DISK, vdev=xvda, target=$l"
+	create c3 || return
+	D3=$(xl domid c3)
+	wait_guest c3 "G: IO-RUNNING" 120 || fail "guest I/O never started"
+	sleep 1
+	log "backend gntdev mappings under load: $(grep -c gntdev /proc/$BPID/maps)"
+	t=$(up); expect "xl destroy c3" xl destroy c3
+	log "xl destroy took $(awk -v a=$t -v b=$(up) 'BEGIN{print b-a}') s"
+	wait_gone c3 30 || fail "domU c3 did not go away"
+	no_zombies; backend_alive; backend_released "$l" "$D3" 51712
+	expect "frontend dir removed" sh -c "! xenstore-exists /local/domain/$D3/device/vbd/51712"
+	[ -n "$FAILS" ] && dump_state
+	losetup -d "$l"; rm -f /tmp/c3.img
+}
+# 2: xl block-attach / block-detach of a second vha disk.
+case_2() {
+	[ -n "${BPID:-}" ] || { SKIP="vha-backend not available"; return; }
+	la=$(mkimg c2a 64); lb=$(mkimg c2b 64)
+	mkcfg c2 hotplug 256 "$VHA_DISK, vdev=xvda, target=$la"
+	create c2 || return
+	D2=$(xl domid c2)
+	if wait_guest c2 "G: READY-FOR-ATTACH" 120; then
+		t=$(up)
+		if xl block-attach c2 "$VHA_DISK, vdev=xvdb, target=$lb" >/tmp/xl-attach.log 2>&1; then
+			log "ok: xl block-attach in $(awk -v a=$t -v b=$(up) 'BEGIN{print b-a}') s"
+		else
+			fail "xl block-attach"; sed 's/^/D: xl: /' /tmp/xl-attach.log
+		fi
+		xl block-list c2 2>&1 | sed 's/^/D: block-list: /'
+		wait_guest c2 "G: XVDB-IO-DONE" 120 || fail "guest never finished with xvdb"
+		t=$(up)
+		if timeout 60 xl block-detach c2 xvdb >/tmp/xl-detach.log 2>&1; then
+			log "ok: xl block-detach in $(awk -v a=$t -v b=$(up) 'BEGIN{print b-a}') s"
+		else
+			fail "xl block-detach"; sed 's/^/D: xl: /' /tmp/xl-detach.log
+		fi
+		backend_released "$lb" "$D2" 51728
+		want=$(guest_value c2 XVDB-MD5)
+		got=$(dd if=$lb bs=1M skip=1 count=4 2>/dev/null | md5sum | cut -d' ' -f1)
+		[ -n "$want" ] && [ "$want" = "$got" ] && log "ok: second image holds the guest's data" || fail "second image $got != guest's ${want:-<none>}"
+	else
+		fail "guest c2 never got ready"
+	fi
+	wait_guest c2 "G: DONE" 120 || { fail "guest c2 did not finish"; dump_state; xl destroy c2; }
+	wait_gone c2 30 || fail "domU c2 did not go away"
+	guest_checks c2 xvda-io-before xvdb-appeared xvdb-io xvdb-removed xvda-io-after
+	no_zombies; backend_alive; backend_released "$la" "$D2" 51712
+	[ -n "$FAILS" ] && dump_state
+	losetup -d "$la"; losetup -d "$lb"; rm -f /tmp/c2a.img /tmp/c2b.img
+}
+# 4 and 5: vha-frontend in the guest, against blkback (4) or vha-backend (5).
+frontend_case() { # name diskspec-prefix
+	[ -x /opt/vha/bin/vha-frontend ] || { SKIP="vha-frontend not built"; return; }
+	l=$(mkimg $1 128)
+	mkcfg $1 vhafront 256 "$2, vdev=xvda, target=$l"
+	create $1 || return
+	D=$(xl domid $1)
+	wait_guest $1 "G: DONE" 300 || { fail "guest $1 did not finish"; dump_state; xl destroy $1; }
+	wait_gone $1 30 || fail "domU $1 did not go away"
+	guest_checks $1 vha-frontend-info vha-frontend-verify-pattern vha-frontend-verify-random vha-frontend-bench-randread vha-frontend-bench-randwrite
+	no_zombies
+	[ -n "$FAILS" ] && dump_state
+	losetup -d "$l"; rm -f /tmp/$1.img
+}
+case_4() {
+	[ "$(arg vha.blkback)" = 1 ] || { SKIP="needs xen-blkback loaded"; return; }
+	frontend_case c4 "format=raw, access=rw"
+}
+case_5() {
+	[ -n "${BPID:-}" ] || { SKIP="vha-backend not available"; return; }
+	frontend_case c5 "$VHA_DISK"
+	backend_alive
+}
+# 6: fio side by side in one guest: blkback (xvda), vha-backend attached by
+# vhactl under backend/vbd3 (blkback owns backend/vbd in this boot), and
+# QEMU qdisk when it is in this dom0. Reports; never fails.
+case_6() {
+	[ "$(arg vha.blkback)" = 1 ] || { SKIP="needs xen-blkback loaded"; return; }
+	# Equal storage: loop devices over tmpfs files holding real data.
+	dd if=/dev/urandom of=/tmp/r8 bs=1M count=8 2>/dev/null
+	for n in bb vha qd; do
+		for i in 1 2 3 4 5 6 7 8 9 10; do cat /tmp/r8; done >/tmp/c6$n.img
+	done
+	lbb=$(losetup -f); losetup $lbb /tmp/c6bb.img
+	lvha=$(losetup -f); losetup $lvha /tmp/c6vha.img
+	disks="format=raw, vdev=xvda, access=rw, target=$lbb"
+	want=xvda
+	if [ -x /usr/libexec/xen-qemu-system-i386 ]; then
+		disks="$disks|format=raw, vdev=xvdc, access=rw, backendtype=qdisk, target=/tmp/c6qd.img"; want="$want,xvdc"
+	else
+		log "case 6: no QEMU (qemu-system-xen) in this dom0: qdisk column skipped"
+	fi
+	vha=0
+	if [ -x /opt/vha/bin/vha-backend ] && [ -x /opt/vha/bin/vhactl ]; then
+		vha-backend --platform xen --foreground --log-level info --type vbd3 --state-dir /run/vha-backend3 >>$BACKEND_LOG 2>&1 &
+		B3=$!; sleep 1; vha=1; want="$want,xvdb"
+	else
+		log "case 6: vha-backend or vhactl not built: vha column skipped"
+	fi
+	IFS='|'; set -- $disks; unset IFS
+	DOMU_RAMDISK=domu-fio.cpio.gz DOMU_VCPUS=2 DOMU_EXTRA="vha.disks=$want vha.reps=${REPS:-2} vha.runtime=${RUNTIME:-5}" \
+		mkcfg c6 fio 768 "$@"
+	create c6 || { [ $vha = 1 ] && kill $B3; return; }
+	D6=$(xl domid c6)
+	if [ $vha = 1 ]; then
+		if vhactl --platform xen attach --frontend-domid $D6 --target $lvha --vdev xvdb --type vbd3 --timeout 20 >/tmp/vhactl.log 2>&1; then
+			log "vhactl attach under backend/vbd3: ok"
+		else
+			log "vhactl attach under backend/vbd3 failed: $(tail -3 /tmp/vhactl.log | tr '\n' ' ')"; SKIPVHA=1
+		fi
+	fi
+	wait_guest c6 "G: DONE" 900 || { log "guest c6 did not finish"; dump_state; xl destroy c6; }
+	wait_gone c6 30
+	[ $vha = 1 ] && { kill $B3; wait $B3; }
+	grep "G: FIO" $CL/guest-c6.log | tr -d '\r' >/tmp/fio.txt
+	grep "G: DISK" $CL/guest-c6.log | tr -d '\r' | sed 's/^/D: /'
+	# Table: mean over reps per disk and job; ratios to blkback (xvda).
+	awk '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+	       k = v["dev"] SUBSEP v["job"]; n[k]++
+	       io = v["riops"] + v["wiops"]; kb = v["rkib"] + v["wkib"]
+	       iops[k] += io; mb[k] += kb / 1024; cpu[k] += v["usr"] + v["sys"]; jobs[v["job"]] = 1 }
+	     END { name["xvda"] = "kernel blkback"; name["xvdb"] = "vha-backend"; name["xvdc"] = "QEMU qdisk"
+	       printf "VHA-TABLE %-16s %-15s %9s %9s %8s %13s\n", "job", "backend", "IOPS", "MB/s", "ratio", "guest CPU%"
+	       for (j in jobs) for (d = 0; d < 3; d++) { dev = d == 0 ? "xvda" : d == 1 ? "xvdb" : "xvdc"; k = dev SUBSEP j
+	         if (!(k in n)) continue
+	         base = dev SUBSEP j; b = "xvda" SUBSEP j; r = (b in n && iops[b] > 0) ? sprintf("%.2f", (iops[k] / n[k]) / (iops[b] / n[b])) : "-"
+	         printf "VHA-TABLE %-16s %-15s %9.0f %9.1f %8s %13.0f\n", j, name[dev], iops[k] / n[k], mb[k] / n[k], r, cpu[k] / n[k] }
+	     }' /tmp/fio.txt
+	losetup -d $lbb; losetup -d $lvha; rm -f /tmp/c6*.img
+	[ -s /tmp/fio.txt ] || fail "no fio results (reported, not counted as a failure of the suite)"
+}
+
+# ---------------------------------------------------------------- main
+mkdir -p /etc/xen/scripts; : >/etc/xen/xl.conf
+if [ -x /opt/vha/bin/vha-backend ] && [ "$(arg vha.blkback)" != 1 ]; then
+	start_backend || BPID=""
+fi
+for CASE_N in $(arg vha.cases | tr , ' '); do
+	echo "VHA-CASE-START $CASE_N uptime=$(up)"
+	FAILS=""; SKIP=""; T0=$(up)
+	case_$CASE_N
+	took=$(awk -v a=$T0 -v b=$(up) 'BEGIN{printf "%.1f", b-a}')
+	if [ -n "$SKIP" ]; then echo "VHA-CASE $CASE_N SKIP ${took}s $SKIP"
+	elif [ -n "$FAILS" ]; then echo "VHA-CASE $CASE_N FAIL ${took}s $FAILS"
+	else echo "VHA-CASE $CASE_N PASS ${took}s"; fi
+done
+if [ -n "${BPID:-}" ]; then
+	kill -TERM $BPID; i=0; while kill -0 $BPID 2>/dev/null && [ $i -lt 40 ]; do sleep 0.25; i=$((i + 1)); done
+	kill -0 $BPID 2>/dev/null && log "vha-backend ignored SIGTERM for 10 s" || log "vha-backend exited on SIGTERM"
+fi
+echo "VHA-ALL-DONE uptime=$(up)"
+poweroff_qemu

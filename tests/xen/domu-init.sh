@@ -1,0 +1,176 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: MIT
+# /init of the PV domU in the real-Xen suite (busybox sh). dom0 picks what it
+# does with "vha.case=N" on the guest's kernel command line (xl extra=) and
+# reads the outcome from this console: every line that matters starts with
+# "G:" and checks end in "G: CHECK <name> OK|FAIL <detail>". dom0 decides.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/opt/vha/bin
+mount -t proc p /proc; mount -t sysfs s /sys; mount -t devtmpfs d /dev; mount -t tmpfs t /tmp
+exec </dev/null 2>&1
+
+arg() { for w in $(cat /proc/cmdline); do case $w in "$1"=*) echo "${w#*=}";; esac; done; }
+up() { cut -d' ' -f1 /proc/uptime; }
+say() { echo "G: $*"; }
+ok() { say "CHECK $1 OK ${2:-}"; }
+bad() { say "CHECK $1 FAIL ${2:-}"; }
+check() { # name command... : OK when the command succeeds
+	n=$1; shift
+	if out=$("$@" 2>&1); then ok "$n"; else bad "$n" "rc=$? $(echo "$out" | tail -3 | tr '\n' ' ')"; fi
+}
+mods() { for m in "$@"; do insmod /mods/$m.ko || say "insmod $m failed"; done; }
+wait_dev() { # name seconds
+	i=0; while [ ! -b /dev/$1 ] && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
+	[ -b /dev/$1 ]
+}
+wait_nodev() { # name seconds
+	i=0; while [ -e /sys/block/$1 ] && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
+	[ ! -e /sys/block/$1 ]
+}
+md5() { md5sum | cut -d' ' -f1; }
+# field N of /sys/block/D/stat (1 reads ... 12 discards ... 16 flushes)
+stat_field() { awk -v f="$2" '{print $f}' /sys/block/$1/stat; }
+finish() { say "DONE uptime=$(up)"; sync; poweroff -f; }
+
+CASE=$(arg vha.case)
+say "UP case=$CASE uptime=$(up) cpus=$(grep -c ^processor /proc/cpuinfo) mem=$(awk '/MemTotal/{print $2}' /proc/meminfo)kB"
+
+# Disk layout used by the block checks (disk >= 128 MiB): ext4 in [0, 64M),
+# raw checks in [64M, 96M) whose checksum dom0 verifies afterwards, discard
+# in [96M, 100M).
+disk_checks() { # dev
+	d=$1
+	say "DISK $d sectors=$(cat /sys/block/$d/size) write_cache=$(cat /sys/block/$d/queue/write_cache) discard_max=$(cat /sys/block/$d/queue/discard_max_bytes) max_segments=$(cat /sys/block/$d/queue/max_segments) hwq=$(ls /sys/block/$d/mq | wc -l) ro=$(cat /sys/block/$d/ro)"
+	dd if=/dev/urandom of=/tmp/r8 bs=1M count=8 2>/dev/null
+	R8=$(md5 </tmp/r8)
+	# O_DIRECT, whole-MiB requests, then read back without the page cache.
+	dd if=/tmp/r8 of=/dev/$d bs=1M seek=64 oflag=direct 2>/dev/null
+	check odirect-write-read-8MiB [ "$(dd if=/dev/$d bs=1M skip=64 count=8 iflag=direct 2>/dev/null | md5)" = "$R8" ]
+	# O_DIRECT with odd sector counts: requests that start and end inside pages.
+	dd if=/tmp/r8 of=/dev/$d bs=512 count=7 seek=$((72 * 2048 + 3)) oflag=direct 2>/dev/null
+	dd if=/tmp/r8 of=/dev/$d bs=512 count=9 skip=7 seek=$((72 * 2048 + 10)) oflag=direct 2>/dev/null
+	check odirect-partial-pages [ "$(dd if=/dev/$d bs=512 skip=$((72 * 2048 + 3)) count=16 iflag=direct 2>/dev/null | md5)" = \
+		"$(dd if=/tmp/r8 bs=512 count=16 2>/dev/null | md5)" ]
+	# Buffered writes, a flush, dropped caches, buffered read back.
+	f0=$(stat_field $d 16)
+	dd if=/tmp/r8 of=/dev/$d bs=64k seek=$((80 * 16)) 2>/dev/null
+	dd if=/tmp/r8 of=/dev/$d bs=4k seek=$((88 * 256)) conv=fsync 2>/dev/null
+	sync; echo 3 >/proc/sys/vm/drop_caches
+	f1=$(stat_field $d 16)
+	check buffered-write-read [ "$(dd if=/dev/$d bs=1M skip=80 count=8 2>/dev/null | md5)" = "$R8" \
+		-a "$(dd if=/dev/$d bs=1M skip=88 count=8 2>/dev/null | md5)" = "$R8" ]
+	if [ "$(cat /sys/block/$d/queue/write_cache)" = "write back" ]; then
+		check flush-sent [ "${f1:-0}" -gt "${f0:-0}" ]
+		say "FLUSHES before=$f0 after=$f1"
+	else
+		say "CHECK flush-sent SKIP write_cache=$(cat /sys/block/$d/queue/write_cache): no flush advertised"
+	fi
+	if [ "$(cat /sys/block/$d/queue/discard_max_bytes)" -gt 0 ]; then
+		dc0=$(stat_field $d 12)
+		check blkdiscard blkdiscard -o $((96 << 20)) -l $((4 << 20)) /dev/$d
+		check discard-sent [ "$(stat_field $d 12)" -gt "$dc0" ]
+	else
+		say "CHECK blkdiscard SKIP discard not advertised"
+	fi
+	say "RAWMD5 $(dd if=/dev/$d bs=1M skip=64 count=32 iflag=direct 2>/dev/null | md5)"
+	# A filesystem in the first 64 MiB, filled, checked, re-read.
+	mods crc16 mbcache jbd2 crc32c_generic ext4
+	check mke2fs /sbin/mke2fs -F -q -t ext4 -b 4096 /dev/$d 16384
+	mkdir -p /mnt
+	if mount -t ext4 /dev/$d /mnt; then
+		i=0; while cp /tmp/r8 /mnt/f$i 2>/dev/null; do i=$((i + 1)); done
+		rm -f /mnt/f$i; sync
+		say "FS-FILLED files=$i df=$(df -k /mnt | awk 'NR==2{print $3"/"$2}')"
+		check fs-filled [ $i -ge 5 ]
+		umount /mnt
+		check e2fsck /sbin/e2fsck -f -n /dev/$d
+		echo 3 >/proc/sys/vm/drop_caches
+		mount -t ext4 -o ro /dev/$d /mnt && {
+			n=0; for f in /mnt/f*; do [ "$(md5 <$f)" = "$R8" ] && n=$((n + 1)); done
+			check fs-reread [ $n = $i ]
+			umount /mnt
+		}
+	else
+		bad mount "mount -t ext4 failed"
+	fi
+	say "FSMD5 $(dd if=/dev/$d bs=1M count=64 iflag=direct 2>/dev/null | md5)"
+}
+
+vha_frontend_checks() { # vdev
+	v=$1
+	check vha-frontend-info vha-frontend --platform xen --vdev $v info
+	vha-frontend --platform xen --vdev $v info 2>&1 | sed 's/^/G: INFO /'
+	check vha-frontend-verify-pattern vha-frontend --platform xen --vdev $v verify --pattern --length $((16 << 20))
+	check vha-frontend-verify-random vha-frontend --platform xen --vdev $v verify --random 400 --seed 7 --max-size 131072
+	for rw in randread randwrite; do
+		if out=$(vha-frontend --platform xen --vdev $v bench --rw $rw --bs 4k --iodepth 32 --runtime 3 2>&1); then
+			ok "vha-frontend-bench-$rw"
+		else
+			bad "vha-frontend-bench-$rw" "rc=$?"
+		fi
+		echo "$out" | sed "s/^/G: BENCH $rw /"
+	done
+}
+
+case "$CASE" in
+disk) # stock blkfront, the full set of block checks on xvda
+	mods xen-blkfront
+	if wait_dev xvda 30; then disk_checks xvda; else bad xvda-appeared "no /dev/xvda after 30 s"; fi
+	finish ;;
+inflight) # I/O that never stops: dom0 destroys us in the middle of it
+	mods xen-blkfront
+	wait_dev xvda 30 || bad xvda-appeared "no /dev/xvda after 30 s"
+	( while :; do dd if=/dev/zero of=/dev/xvda bs=64k count=256 oflag=direct 2>/dev/null; done ) &
+	( while :; do dd if=/dev/xvda of=/dev/null bs=128k count=256 iflag=direct 2>/dev/null; done ) &
+	( while :; do dd if=/dev/zero of=/dev/xvda bs=1M count=16 seek=32 2>/dev/null; sync; done ) &
+	sleep 2; say "IO-RUNNING"
+	while :; do sleep 10; done ;;
+hotplug) # xvda from boot; dom0 attaches xvdb, we use it, dom0 detaches it
+	mods xen-blkfront
+	wait_dev xvda 30 || bad xvda-appeared "no /dev/xvda after 30 s"
+	dd if=/dev/urandom of=/tmp/r4 bs=1M count=4 2>/dev/null
+	dd if=/tmp/r4 of=/dev/xvda bs=1M oflag=direct 2>/dev/null
+	check xvda-io-before [ "$(dd if=/dev/xvda bs=1M count=4 iflag=direct 2>/dev/null | md5)" = "$(md5 </tmp/r4)" ]
+	say "READY-FOR-ATTACH"
+	if wait_dev xvdb 60; then
+		ok xvdb-appeared
+		dd if=/tmp/r4 of=/dev/xvdb bs=1M seek=1 oflag=direct 2>/dev/null
+		check xvdb-io [ "$(dd if=/dev/xvdb bs=1M skip=1 count=4 iflag=direct 2>/dev/null | md5)" = "$(md5 </tmp/r4)" ]
+		say "XVDB-MD5 $(md5 </tmp/r4)"
+	else
+		bad xvdb-appeared "no /dev/xvdb after 60 s"
+	fi
+	say "XVDB-IO-DONE"
+	if wait_nodev xvdb 60; then ok xvdb-removed; else bad xvdb-removed "xvdb still present after 60 s"; fi
+	dd if=/dev/urandom of=/tmp/r4 bs=1M count=4 2>/dev/null
+	dd if=/tmp/r4 of=/dev/xvda bs=1M seek=8 oflag=direct 2>/dev/null
+	check xvda-io-after [ "$(dd if=/dev/xvda bs=1M skip=8 count=4 iflag=direct 2>/dev/null | md5)" = "$(md5 </tmp/r4)" ]
+	finish ;;
+vhafront) # the userspace frontend on xvda; blkfront stays unloaded
+	mods xen-evtchn xen-gntdev xen-gntalloc
+	ls /dev/xen | tr '\n' ' ' | sed 's/^/G: DEVXEN /'; echo
+	vha_frontend_checks xvda
+	finish ;;
+fio) # side by side: the same fio jobs on every xvd* that appears
+	mods xen-blkfront
+	want=$(arg vha.disks | tr , ' ')
+	for d in $want; do wait_dev $d 60 || say "FIO-MISSING $d"; done
+	for d in $want; do [ -b /dev/$d ] && say "DISK $d sectors=$(cat /sys/block/$d/size) hwq=$(ls /sys/block/$d/mq | wc -l) max_segments=$(cat /sys/block/$d/queue/max_segments)"; done
+	reps=$(arg vha.reps); rt=$(arg vha.runtime)
+	for rep in $(seq 1 ${reps:-2}); do
+		for job in randread:4k:32 randwrite:4k:32 read:128k:8; do
+			IFS=: read rw bs qd <<EOF
+$job
+EOF
+			for d in $want; do
+				[ -b /dev/$d ] || continue
+				fio --name=j --filename=/dev/$d --direct=1 --ioengine=libaio --rw=$rw --bs=$bs --iodepth=$qd \
+					--size=64m --runtime=${rt:-5} --time_based --minimal 2>/dev/null |
+					awk -F';' -v d=$d -v j=$rw-$bs-qd$qd -v r=$rep '{printf "G: FIO rep=%s dev=%s job=%s riops=%s rkib=%s wiops=%s wkib=%s usr=%s sys=%s err=%s\n", r, d, j, $8, $7, $49, $48, $88, $89, $5}'
+			done
+		done
+	done
+	finish ;;
+*)
+	say "unknown case '$CASE'"; finish ;;
+esac
