@@ -301,7 +301,7 @@ case_6() {
 		log "case 6: vha-backend or vhactl not built: vha column skipped"
 	fi
 	IFS='|'; set -- $disks; unset IFS
-	DOMU_RAMDISK=domu-fio.cpio.gz DOMU_VCPUS=2 DOMU_EXTRA="vha.disks=$want vha.reps=${REPS:-2} vha.runtime=${RUNTIME:-5}" \
+	DOMU_RAMDISK=domu-fio.cpio.gz DOMU_VCPUS=2 DOMU_EXTRA="vha.disks=$want vha.reps=$(arg vha.reps) vha.runtime=$(arg vha.runtime)" \
 		mkcfg c6 fio 768 "$@"
 	create c6 || { [ $vha = 1 ] && kill $B3; return; }
 	D6=$(xl domid c6)
@@ -323,11 +323,12 @@ case_6() {
 	       io = v["riops"] + v["wiops"]; kb = v["rkib"] + v["wkib"]
 	       iops[k] += io; mb[k] += kb / 1024; cpu[k] += v["usr"] + v["sys"]; jobs[v["job"]] = 1 }
 	     END { name["xvda"] = "kernel blkback"; name["xvdb"] = "vha-backend"; name["xvdc"] = "QEMU qdisk"
-	       printf "VHA-TABLE %-16s %-15s %9s %9s %8s %13s\n", "job", "backend", "IOPS", "MB/s", "ratio", "guest CPU%"
+	       printf "VHA-TABLE %-18s %-15s %8s %8s %6s %10s %12s\n", "job", "backend", "IOPS", "MB/s", "ratio", "guest CPU%", "CPU us/IO"
 	       for (j in jobs) for (d = 0; d < 3; d++) { dev = d == 0 ? "xvda" : d == 1 ? "xvdb" : "xvdc"; k = dev SUBSEP j
 	         if (!(k in n)) continue
 	         base = dev SUBSEP j; b = "xvda" SUBSEP j; r = (b in n && iops[b] > 0) ? sprintf("%.2f", (iops[k] / n[k]) / (iops[b] / n[b])) : "-"
-	         printf "VHA-TABLE %-16s %-15s %9.0f %9.1f %8s %13.0f\n", j, name[dev], iops[k] / n[k], mb[k] / n[k], r, cpu[k] / n[k] }
+	         c = cpu[k] / n[k]; io = iops[k] / n[k]
+	         printf "VHA-TABLE %-18s %-15s %8.0f %8.1f %6s %10.0f %12.0f\n", j, name[dev], io, mb[k] / n[k], r, c, io > 0 ? c * 10000 / io : 0 }
 	     }' /tmp/fio.txt
 	losetup -d $lbb; losetup -d $lvha; rm -f /tmp/c6*.img
 	[ -s /tmp/fio.txt ] || fail "no fio results (reported, not counted as a failure of the suite)"

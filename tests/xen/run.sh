@@ -190,6 +190,8 @@ boot() {
 	local name=$1 args=$2 log=$W/serial-$1.log mem=${3:-3G}
 	rm -f "$log"
 	local t=$SECONDS
+	# -initrd separates modules with commas: a comma inside one is doubled.
+	args=${args//,/,,}
 	# QEMU's output goes to a file; a watchdog kills it when nothing new
 	# arrives for $STALL seconds (a hung boot) or after $TMO.
 	timeout --kill-after=10 "$TMO" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "$mem" -smp 2 \
@@ -256,9 +258,9 @@ run_group() { # name "cases" "extra dom0 args" [mem]
 want() { [[ " $CASES " == *" $1 "* ]]; }
 GA=""; for c in 1 3 2 5; do want $c && GA="$GA $c"; done
 GB=""; for c in 0 4 6; do want $c && GB="$GB $c"; done
-FIO_ARGS="REPS=${VHA_XEN_FIO_REPS:-2} RUNTIME=${VHA_XEN_FIO_RUNTIME:-5}"
+FIO_ARGS="vha.reps=${VHA_XEN_FIO_REPS:-2} vha.runtime=${VHA_XEN_FIO_RUNTIME:-5}"
 run_group vha "${GA# }" "vha.blkback=0"
-DOM0_MEM=2048M run_group blkback "${GB# }" "vha.blkback=1"
+DOM0_MEM=2048M run_group blkback "${GB# }" "vha.blkback=1 $FIO_ARGS" 4G
 
 # ---------------------------------------------------------------- report
 title() {
