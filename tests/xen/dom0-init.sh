@@ -334,6 +334,23 @@ case_6() {
 	[ -s /tmp/fio.txt ] || fail "no fio results (reported, not counted as a failure of the suite)"
 }
 
+# 7: which disk backend types xl 4.17 accepts for a userspace backend
+# (informational, for docs/operations.md): each spec is tried with a short
+# xl create and the outcome logged; rejected specs fail before anything is
+# written to xenstore.
+case_7() {
+	local l spec rc
+	l=$(mkimg c7 16)
+	for spec in "backendtype=tap" "backendtype=standalone" "backendtype=phy, script=vha"; do
+		mkcfg c7 disk 128 "format=raw, vdev=xvda, access=rw, $spec, target=$l" >/dev/null
+		timeout 40 xl create /etc/xen/c7.cfg >/tmp/xl-c7.log 2>&1; rc=$?
+		echo "VHA-BACKENDTYPE [$spec] xl create rc=$rc: $(grep -E 'unsuitable|no suitable|error|failed' /tmp/xl-c7.log | head -2 | sed 's/^libxl: //' | tr '\n' ' ')"
+		xenstore-ls -f /local/domain/0/backend 2>/dev/null | grep -E '/state =' | head -3 | sed 's/^/D: c7 written: /'
+		xl destroy c7 >/dev/null 2>&1; wait_gone c7 20
+	done
+	losetup -d "$l"; rm -f /tmp/c7.img
+}
+
 # ---------------------------------------------------------------- main
 mkdir -p /etc/xen/scripts; : >/etc/xen/xl.conf
 if [ -x /opt/vha/bin/vha-backend ] && [ "$(arg vha.blkback)" != 1 ]; then

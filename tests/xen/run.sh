@@ -10,6 +10,7 @@
 #   4  vha-frontend against the kernel blkback
 #   5  vha-frontend against vha-backend
 #   6  fio side by side: blkback / vha-backend / QEMU qdisk (reports only)
+#   7  which disk backend types xl accepts without blkback (reports only)
 # Cases run in two boots: one without xen-blkback (vha-backend owns
 # backend/vbd) and one with it. A boot that hangs or dies is retried once.
 # Prints one "PASS|FAIL|SKIP case N" line per case; a failed case prints its
@@ -256,7 +257,7 @@ run_group() { # name "cases" "extra dom0 args" [mem]
 }
 
 want() { [[ " $CASES " == *" $1 "* ]]; }
-GA=""; for c in 1 3 2 5; do want $c && GA="$GA $c"; done
+GA=""; for c in 1 3 2 5 7; do want $c && GA="$GA $c"; done
 GB=""; for c in 0 4 6; do want $c && GB="$GB $c"; done
 FIO_ARGS="vha.reps=${VHA_XEN_FIO_REPS:-2} vha.runtime=${VHA_XEN_FIO_RUNTIME:-5}"
 run_group vha "${GA# }" "vha.blkback=0"
@@ -272,13 +273,14 @@ title() {
 	4) echo "vha-frontend against kernel blkback" ;;
 	5) echo "vha-frontend against vha-backend" ;;
 	6) echo "fio side by side (benchmark, never fails)" ;;
+	7) echo "xl backend types without blkback (report only)" ;;
 	esac
 }
 echo
 fails=0
 for c in $CASES; do
 	r=${RESULT[$c]:-FAIL}
-	[ $c = 6 ] && [ "$r" = FAIL ] && r=INFO
+	[ $c = 6 ] || [ $c = 7 ] && [ "$r" = FAIL ] && r=INFO
 	printf '%-4s case %s  %-52s %7s  %s\n' "$r" "$c" "$(title $c)" "${TIME[$c]:-}" "${WHY[$c]:-}"
 	if [ "$r" = FAIL ]; then
 		fails=$((fails + 1))
@@ -289,6 +291,10 @@ for c in $CASES; do
 		fi
 	fi
 done
+if want 7 && [ -n "${LOGOF[7]:-}" ]; then
+	echo; echo "case 7: disk backend types with xen-blkback unloaded (vha-backend serving backend/vbd when built)"
+	grep -ao 'VHA-BACKENDTYPE.*' "${LOGOF[7]}" | sed 's/^VHA-BACKENDTYPE //'
+fi
 if want 6 && [ -n "${LOGOF[6]:-}" ]; then
 	echo; echo "case 6: guest fio (libaio, direct=1), mean of the reps, ratio = IOPS / kernel blkback IOPS"
 	grep -a '^VHA-TABLE' "${LOGOF[6]}" | sed 's/^VHA-TABLE //'
