@@ -328,7 +328,7 @@ case_6() {
 	         if (!(k in n)) continue
 	         base = dev SUBSEP j; b = "xvda" SUBSEP j; r = (b in n && iops[b] > 0) ? sprintf("%.2f", (iops[k] / n[k]) / (iops[b] / n[b])) : "-"
 	         c = cpu[k] / n[k]; io = iops[k] / n[k]
-	         printf "VHA-TABLE %-18s %-15s %8.0f %8.1f %6s %10.0f %12.0f\n", j, name[dev], io, mb[k] / n[k], r, c, io > 0 ? c * 10000 / io : 0 }
+	         printf "VHA-TABLE %-18s %-15s %8.0f %8.1f %6s %10.0f %12.0f\n", j, name[dev], io, mb[k] / n[k], r, c, (io > 0 ? c * 10000 / io : 0) }
 	     }' /tmp/fio.txt
 	losetup -d $lbb; losetup -d $lvha; rm -f /tmp/c6*.img
 	[ -s /tmp/fio.txt ] || fail "no fio results (reported, not counted as a failure of the suite)"

@@ -16,7 +16,7 @@
 # Prints one "PASS|FAIL|SKIP case N" line per case; a failed case prints its
 # part of the serial log, and every log stays under $BUILD/xen/.
 #
-# Environment: BUILD (build dir), VHA_XEN_CASES (default "0 1 2 3 4 5 6"),
+# Environment: BUILD (build dir), VHA_XEN_CASES (default "0 1 2 3 4 5 6 7"),
 # VHA_XEN_CACHE (package cache, default tests/xen/cache), VHA_XEN_TIMEOUT
 # (seconds per boot, default 900), VHA_XEN_STALL (seconds without serial
 # output before a boot counts as hung, default 240), VHA_XEN_QDISK=0 (leave
@@ -29,7 +29,7 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) B=$BUILD ;; *) B=$ROOT/$BUILD ;; esac
 CACHE=${VHA_XEN_CACHE:-$ROOT/tests/xen/cache}
 W=$B/xen
-CASES=${VHA_XEN_CASES:-0 1 2 3 4 5 6}
+CASES=${VHA_XEN_CASES:-0 1 2 3 4 5 6 7}
 TMO=${VHA_XEN_TIMEOUT:-900}
 STALL=${VHA_XEN_STALL:-240}
 XENBIN=/usr/lib/xen-4.17/bin
