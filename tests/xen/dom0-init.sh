@@ -352,6 +352,7 @@ case_7() {
 }
 
 # ---------------------------------------------------------------- main
+for f in /etc/xen/cases.d/*.sh; do [ -e "$f" ] && . "$f"; done
 mkdir -p /etc/xen/scripts; : >/etc/xen/xl.conf
 if [ -x /opt/vha/bin/vha-backend ] && [ "$(arg vha.blkback)" != 1 ]; then
 	start_backend || BPID=""

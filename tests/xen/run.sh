@@ -181,6 +181,9 @@ cp "$S/boot/vmlinuz-$KV" "$D0/boot/vmlinuz"
 cp "$W/domu.cpio.gz" "$D0/boot/"
 [ -e "$W/domu-fio.cpio.gz" ] && cp "$W/domu-fio.cpio.gz" "$D0/boot/"
 cp tests/xen/dom0-init.sh "$D0/init"
+# Development hook: files to add to dom0 (e.g. etc/xen/cases.d/*.sh with
+# extra case_N functions, run with VHA_XEN_CASES=N).
+[ -n "${VHA_XEN_OVERLAY:-}" ] && cp -a "$VHA_XEN_OVERLAY"/. "$D0/"
 pack "$D0" "$W/dom0.cpio.gz"
 say "initramfs built in $((SECONDS - t0)) s (dom0 $(du -m "$W/dom0.cpio.gz" | cut -f1) MiB)"
 
@@ -257,7 +260,10 @@ run_group() { # name "cases" "extra dom0 args" [mem]
 }
 
 want() { [[ " $CASES " == *" $1 "* ]]; }
+# Boot "vha": everything that needs blkback absent (and any extra case);
+# boot "blkback": the cases that need the kernel backend.
 GA=""; for c in 1 3 2 5 7; do want $c && GA="$GA $c"; done
+for c in $CASES; do case " 0 1 2 3 4 5 6 7 " in *" $c "*) ;; *) GA="$GA $c" ;; esac; done
 GB=""; for c in 0 4 6; do want $c && GB="$GB $c"; done
 FIO_ARGS="vha.reps=${VHA_XEN_FIO_REPS:-2} vha.runtime=${VHA_XEN_FIO_RUNTIME:-5}"
 run_group vha "${GA# }" "vha.blkback=0"
