@@ -16,7 +16,8 @@
 # Prints one "PASS|FAIL|SKIP case N" line per case; a failed case prints its
 # part of the serial log, and every log stays under $BUILD/xen/.
 #
-# Environment: BUILD (build dir), VHA_XEN_CASES (default "0 1 2 3 4 5 6 7"),
+# Environment: BUILD (build dir), VHA_XEN_DEADLINE (seconds for the whole
+# run, boots are shortened to fit; 0 = none), VHA_XEN_CASES (default "0 1 2 3 4 5 6 7"),
 # VHA_XEN_CACHE (package cache, default tests/xen/cache), VHA_XEN_TIMEOUT
 # (seconds per boot, default 900), VHA_XEN_STALL (seconds without serial
 # output before a boot counts as hung, default 240), VHA_XEN_QDISK=0 (leave
@@ -31,6 +32,8 @@ CACHE=${VHA_XEN_CACHE:-$ROOT/tests/xen/cache}
 W=$B/xen
 CASES=${VHA_XEN_CASES:-0 1 2 3 4 5 6 7}
 TMO=${VHA_XEN_TIMEOUT:-900}
+# Optional budget for the whole run (seconds): boots are cut to fit it.
+DEADLINE=${VHA_XEN_DEADLINE:-0}
 STALL=${VHA_XEN_STALL:-240}
 XENBIN=/usr/lib/xen-4.17/bin
 T_START=$SECONDS
@@ -192,13 +195,19 @@ say "initramfs built in $((SECONDS - t0)) s (dom0 $(du -m "$W/dom0.cpio.gz" | cu
 # Returns 0 when dom0 reached VHA-ALL-DONE.
 boot() {
 	local name=$1 args=$2 log=$W/serial-$1.log mem=${3:-3G}
-	rm -f "$log"
+	rm -f "$log"; : >"$log"
 	local t=$SECONDS
 	# -initrd separates modules with commas: a comma inside one is doubled.
 	args=${args//,/,,}
 	# QEMU's output goes to a file; a watchdog kills it when nothing new
 	# arrives for $STALL seconds (a hung boot) or after $TMO.
-	timeout --kill-after=10 "$TMO" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "$mem" -smp 2 \
+	local tmo=$TMO
+	if [ "$DEADLINE" -gt 0 ]; then
+		local left=$((DEADLINE - (SECONDS - T_START)))
+		[ $left -lt "$tmo" ] && tmo=$left
+		if [ "$tmo" -lt 60 ]; then say "boot $name: only $tmo s left of the $DEADLINE s budget: not started"; return 1; fi
+	fi
+	timeout --kill-after=10 "$tmo" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "$mem" -smp 2 \
 		-nographic -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 		-kernel "$CACHE/xen.bin" \
 		-append "console=com1 com1=115200,8n1 dom0_mem=${DOM0_MEM:-1024M},max:${DOM0_MEM:-1024M} dom0_max_vcpus=2 smap=0 bootscrub=0 loglvl=warning guest_loglvl=warning" \

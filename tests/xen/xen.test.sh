@@ -19,6 +19,7 @@ avail=$(awk '/MemAvailable/{print int($2 / 1024)}' /proc/meminfo)
 [ "${avail:-0}" -ge 3500 ] || { echo "skip: only ${avail} MiB of memory available, the Xen guest needs 3.5 GiB"; exit 77; }
 # tests/run-tests.sh gives each test TEST_TIMEOUT (600 s by default): keep
 # both boots, a retry and the downloads inside it.
-export VHA_XEN_TIMEOUT=${VHA_XEN_TIMEOUT:-300} VHA_XEN_STALL=${VHA_XEN_STALL:-90}
+export VHA_XEN_DEADLINE=${VHA_XEN_DEADLINE:-$((${TEST_TIMEOUT:-600} - 30))}
+export VHA_XEN_TIMEOUT=${VHA_XEN_TIMEOUT:-400} VHA_XEN_STALL=${VHA_XEN_STALL:-90}
 export VHA_XEN_FIO_REPS=${VHA_XEN_FIO_REPS:-1} VHA_XEN_FIO_RUNTIME=${VHA_XEN_FIO_RUNTIME:-4}
 exec tests/xen/run.sh
