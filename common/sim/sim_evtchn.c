@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Sim event channels. Each bound port owns a FIFO <simdir>/evtchn/<dom>-<port>;
+ * notify writes one byte into the peer port's FIFO. A handle's fd is an epoll
+ * fd over its ports' FIFOs, registered EPOLLONESHOT: once a port is reported
+ * it stays masked until unmask re-arms it, and an event that arrives while
+ * masked waits in the FIFO and fires on unmask (libxenevtchn semantics).
+ * Port tables live in the domain files, changed under flock().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sim_internal.h"
+
+struct sim_local_port {
+	int fifo_fd;            /* -1: not bound through this handle */
+};
+
+struct sim_evtchn {
+	struct sim_platform *sp;
+	struct sim_domain self;
+	int epfd;
+	pthread_mutex_t lock;
+	struct sim_local_port ports[SIM_PORTS];
+};
+
+int sim_evtchn_open(struct vha_platform *p, void **priv)
+{
+	struct sim_evtchn *e = calloc(1, sizeof(*e));
+	int rc;
+
+	if (!e)
+		return -ENOMEM;
+	e->sp = p->priv;
+	rc = sim_domain_attach(e->sp->simdir, e->sp->domid, &e->self);
+	if (rc < 0)
+		goto fail;
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (e->epfd < 0) {
+		rc = -errno;
+		sim_domain_detach(&e->self);
+		goto fail;
+	}
+	for (uint32_t i = 0; i < SIM_PORTS; i++)
+		e->ports[i].fifo_fd = -1;
+	pthread_mutex_init(&e->lock, NULL);
+	*priv = e;
+	return 0;
+fail:
+	free(e);
+	return rc;
+}
+
+void sim_evtchn_close(void *priv)
+{
+	struct sim_evtchn *e = priv;
+
+	if (!e)
+		return;
+	for (uint32_t port = 1; port < SIM_PORTS; port++)
+		if (e->ports[port].fifo_fd >= 0)
+			sim_evtchn_unbind(e, port);
+	close(e->epfd);
+	sim_domain_detach(&e->self);
+	pthread_mutex_destroy(&e->lock);
+	free(e);
+}
+
+int sim_evtchn_fd(void *priv)
+{
+	return ((struct sim_evtchn *)priv)->epfd;
+}
+
+/* Find a free port in our table. Caller holds our port lock. */
+static int alloc_port(struct sim_domain_hdr *h)
+{
+	for (uint32_t port = 1; port < SIM_PORTS; port++)
+		if (h->ports[port].state == SIM_PORT_FREE)
+			return (int)port;
+	return -ENOSPC;
+}
+
+/* Create and watch the FIFO of a newly allocated local port. */
+static int attach_fifo(struct sim_evtchn *e, uint32_t port)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.u32 = port };
+	char path[4096];
+	int fd, rc;
+
+	rc = sim_fifo_path(path, sizeof(path), e->sp->simdir, e->sp->domid, port);
+	if (rc < 0)
+		return rc;
+	unlink(path);
+	if (mkfifo(path, 0600) != 0)
+		return -errno;
+	/* O_RDWR: never EOF when no writer has it open, never ENXIO for writers. */
+	fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		unlink(path);
+		return rc;
+	}
+	if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		rc = -errno;
+		close(fd);
+		unlink(path);
+		return rc;
+	}
+	e->ports[port].fifo_fd = fd;
+	return 0;
+}
+
+int sim_evtchn_bind_unbound(void *priv, vha_domid_t remote)
+{
+	struct sim_evtchn *e = priv;
+	struct sim_domain_hdr *h = e->self.hdr;
+	int port, rc;
+
+	pthread_mutex_lock(&e->lock);
+	sim_ports_lock(&e->self, NULL);
+	port = alloc_port(h);
+	if (port < 0) {
+		rc = port;
+		goto out;
+	}
+	rc = attach_fifo(e, (uint32_t)port);
+	if (rc < 0)
+		goto out;
+	h->ports[port].remote_domid = remote;
+	h->ports[port].remote_port = 0;
+	h->ports[port].state = SIM_PORT_UNBOUND;
+	rc = port;
+out:
+	sim_ports_unlock(&e->self, NULL);
+	pthread_mutex_unlock(&e->lock);
+	return rc;
+}
+
+int sim_evtchn_bind_interdomain(void *priv, vha_domid_t remote, vha_evtchn_port_t remote_port)
+{
+	struct sim_evtchn *e = priv;
+	struct sim_domain peer = { .fd = -1 }, *pd = &e->self;
+	struct sim_port *rp;
+	int port, rc;
+
+	if (remote_port == 0 || remote_port >= SIM_PORTS)
+		return -EINVAL;
+	if (remote != e->sp->domid) {
+		rc = sim_domain_attach(e->sp->simdir, remote, &peer);
+		if (rc < 0)
+			return rc;
+		pd = &peer;
+	}
+	pthread_mutex_lock(&e->lock);
+	sim_ports_lock(&e->self, pd);
+	if (!sim_domain_alive(pd)) {
+		rc = -ESRCH;
+		goto out;
+	}
+	rp = &pd->hdr->ports[remote_port];
+	/* As Xen: the remote port must be unbound and reserved for us. */
+	if (rp->state != SIM_PORT_UNBOUND || rp->remote_domid != e->sp->domid) {
+		rc = -EINVAL;
+		goto out;
+	}
+	port = alloc_port(e->self.hdr);
+	if (port < 0) {
+		rc = port;
+		goto out;
+	}
+	rc = attach_fifo(e, (uint32_t)port);
+	if (rc < 0)
+		goto out;
+	e->self.hdr->ports[port].remote_domid = remote;
+	e->self.hdr->ports[port].remote_port = remote_port;
+	e->self.hdr->ports[port].state = SIM_PORT_INTERDOMAIN;
+	rp->remote_port = (uint32_t)port;
+	rp->state = SIM_PORT_INTERDOMAIN;
+	rc = port;
+out:
+	sim_ports_unlock(&e->self, pd);
+	pthread_mutex_unlock(&e->lock);
+	if (pd == &peer)
+		sim_domain_detach(&peer);
+	return rc;
+}
+
+int sim_evtchn_unbind(void *priv, vha_evtchn_port_t port)
+{
+	struct sim_evtchn *e = priv;
+	struct sim_port copy;
+	struct sim_domain peer = { .fd = -1 }, *pd = NULL;
+	char path[4096];
+
+	if (port == 0 || port >= SIM_PORTS)
+		return -EINVAL;
+	pthread_mutex_lock(&e->lock);
+	if (e->ports[port].fifo_fd < 0) {
+		pthread_mutex_unlock(&e->lock);
+		return -EINVAL;
+	}
+	copy = e->self.hdr->ports[port];
+	if (copy.state == SIM_PORT_INTERDOMAIN) {
+		if (copy.remote_domid == e->sp->domid)
+			pd = &e->self;
+		else if (sim_domain_attach(e->sp->simdir, copy.remote_domid, &peer) == 0)
+			pd = &peer;
+	}
+	sim_ports_lock(&e->self, pd);
+	if (pd && e->self.hdr->ports[port].state == SIM_PORT_INTERDOMAIN) {
+		struct sim_port *rp = &pd->hdr->ports[copy.remote_port % SIM_PORTS];
+
+		/* The far end stays allocated but falls back to unbound, as on Xen. */
+		if (rp->state == SIM_PORT_INTERDOMAIN && rp->remote_domid == e->sp->domid && rp->remote_port == port)
+			rp->state = SIM_PORT_UNBOUND;
+	}
+	e->self.hdr->ports[port].state = SIM_PORT_FREE;
+	sim_ports_unlock(&e->self, pd);
+	if (pd == &peer)
+		sim_domain_detach(&peer);
+
+	epoll_ctl(e->epfd, EPOLL_CTL_DEL, e->ports[port].fifo_fd, NULL);
+	close(e->ports[port].fifo_fd);
+	e->ports[port].fifo_fd = -1;
+	if (sim_fifo_path(path, sizeof(path), e->sp->simdir, e->sp->domid, port) == 0)
+		unlink(path);
+	pthread_mutex_unlock(&e->lock);
+	return 0;
+}
+
+int sim_evtchn_notify(void *priv, vha_evtchn_port_t port)
+{
+	struct sim_evtchn *e = priv;
+	struct sim_port p;
+	char path[4096];
+	char byte = 1;
+	int fd, rc;
+
+	if (port == 0 || port >= SIM_PORTS)
+		return -EINVAL;
+	/*
+	 * One snapshot of our own port entry (it changes only under the port
+	 * lock; a racing unbind at worst sends one event to a closed port).
+	 */
+	p.state = __atomic_load_n(&e->self.hdr->ports[port].state, __ATOMIC_ACQUIRE);
+	p.remote_domid = __atomic_load_n(&e->self.hdr->ports[port].remote_domid, __ATOMIC_RELAXED);
+	p.remote_port = __atomic_load_n(&e->self.hdr->ports[port].remote_port, __ATOMIC_RELAXED);
+	if (p.state == SIM_PORT_FREE)
+		return -EINVAL;
+	if (p.state != SIM_PORT_INTERDOMAIN)
+		return 0;       /* unbound: Xen drops the event silently */
+	rc = sim_fifo_path(path, sizeof(path), e->sp->simdir, p.remote_domid, p.remote_port);
+	if (rc < 0)
+		return rc;
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;       /* the peer went away: the event is lost, as with a dead domain */
+	/* EAGAIN means the FIFO is full: the event is already pending. */
+	rc = write(fd, &byte, 1) < 0 && errno != EAGAIN ? -errno : 0;
+	close(fd);
+	if (rc < 0)
+		return rc;
+	return 0;
+}
+
+int sim_evtchn_pending(void *priv)
+{
+	struct sim_evtchn *e = priv;
+	struct epoll_event ev;
+	char buf[256];
+	int n, fd;
+
+	n = epoll_wait(e->epfd, &ev, 1, 0);
+	if (n < 0)
+		return errno == EINTR ? -EAGAIN : -errno;
+	if (n == 0)
+		return -EAGAIN;
+	pthread_mutex_lock(&e->lock);
+	fd = ev.data.u32 < SIM_PORTS ? e->ports[ev.data.u32].fifo_fd : -1;
+	/* Coalesce: every byte queued so far is this one delivery. */
+	if (fd >= 0)
+		while (read(fd, buf, sizeof(buf)) > 0)
+			;
+	pthread_mutex_unlock(&e->lock);
+	if (fd < 0)
+		return -EAGAIN;
+	return (int)ev.data.u32;
+}
+
+int sim_evtchn_unmask(void *priv, vha_evtchn_port_t port)
+{
+	struct sim_evtchn *e = priv;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.u32 = port };
+	int rc = 0;
+
+	if (port == 0 || port >= SIM_PORTS)
+		return -EINVAL;
+	pthread_mutex_lock(&e->lock);
+	if (e->ports[port].fifo_fd < 0)
+		rc = -EINVAL;
+	else if (epoll_ctl(e->epfd, EPOLL_CTL_MOD, e->ports[port].fifo_fd, &ev) != 0)
+		rc = -errno;
+	pthread_mutex_unlock(&e->lock);
+	return rc;
+}
