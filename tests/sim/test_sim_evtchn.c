@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+/* Sim event channels: binding, notify across processes, pending/mask/unmask, teardown. */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "simdir.h"
+#include "vha/platform.h"
+#include "vha/sim.h"
+
+static const char *simdir;
+
+static int setup(void **state)
+{
+	static const vha_domid_t doms[] = { 0, 1, 2 };
+
+	(void)state;
+	simdir = test_simdir_create(doms, 3);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	test_simdir_remove(simdir);
+	return 0;
+}
+
+static bool readable(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, timeout_ms) == 1 && (pfd.revents & POLLIN);
+}
+
+static void test_notify_across_processes(void **state)
+{
+	struct vha_platform *p0 = test_sim_platform(simdir, 0);
+	struct vha_evtchn *e0;
+	int up[2], down[2], status, remote_port, local;
+	pid_t pid;
+	char c;
+
+	(void)state;
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(down), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Domain 1: offer a port to dom0, wait for one event, answer with one. */
+		struct vha_platform *p1 = NULL;
+		struct vha_platform_config cfg = { .kind = "sim", .sim_dir = simdir, .sim_domid = 1 };
+		struct vha_evtchn *e1 = NULL;
+		int port;
+
+		if (vha_platform_open(&cfg, &p1) < 0 || vha_evtchn_open(p1, &e1) < 0)
+			_exit(10);
+		port = vha_evtchn_bind_unbound(e1, 0);
+		if (port <= 0 || write(up[1], &port, sizeof(port)) != sizeof(port))
+			_exit(11);
+		if (!readable(vha_evtchn_fd(e1), 5000) || vha_evtchn_pending(e1) != port)
+			_exit(12);
+		if (vha_evtchn_unmask(e1, (vha_evtchn_port_t)port) != 0 || vha_evtchn_notify(e1, (vha_evtchn_port_t)port) != 0)
+			_exit(13);
+		if (read(down[0], &c, 1) != 1)
+			_exit(14);
+		vha_evtchn_close(e1);
+		vha_platform_close(p1);
+		_exit(0);
+	}
+	assert_int_equal(read(up[0], &remote_port, sizeof(remote_port)), sizeof(remote_port));
+	assert_int_equal(vha_evtchn_open(p0, &e0), 0);
+	/* Only the domain a port was offered to may bind it. */
+	struct vha_platform *p2 = test_sim_platform(simdir, 2);
+	struct vha_evtchn *e2;
+	assert_int_equal(vha_evtchn_open(p2, &e2), 0);
+	assert_int_equal(vha_evtchn_bind_interdomain(e2, 1, (vha_evtchn_port_t)remote_port), -EINVAL);
+
+	local = vha_evtchn_bind_interdomain(e0, 1, (vha_evtchn_port_t)remote_port);
+	assert_true(local > 0);
+	assert_int_equal(vha_evtchn_pending(e0), -EAGAIN);
+	assert_int_equal(vha_evtchn_notify(e0, (vha_evtchn_port_t)local), 0);
+	assert_true(readable(vha_evtchn_fd(e0), 5000));
+	assert_int_equal(vha_evtchn_pending(e0), local);
+	assert_int_equal(write(down[1], "x", 1), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	vha_evtchn_close(e0);
+	vha_evtchn_close(e2);
+	vha_platform_close(p0);
+	vha_platform_close(p2);
+}
+
+static void test_mask_unmask(void **state)
+{
+	struct vha_platform *p0 = test_sim_platform(simdir, 0), *p1 = test_sim_platform(simdir, 1);
+	struct vha_evtchn *e0, *e1;
+	int fport, bport;
+
+	(void)state;
+	assert_int_equal(vha_evtchn_open(p0, &e0), 0);
+	assert_int_equal(vha_evtchn_open(p1, &e1), 0);
+	fport = vha_evtchn_bind_unbound(e1, 0);
+	assert_true(fport > 0);
+	bport = vha_evtchn_bind_interdomain(e0, 1, (vha_evtchn_port_t)fport);
+	assert_true(bport > 0);
+
+	/* Three notifies coalesce into one delivery. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(vha_evtchn_notify(e1, (vha_evtchn_port_t)fport), 0);
+	assert_true(readable(vha_evtchn_fd(e0), 1000));
+	assert_int_equal(vha_evtchn_pending(e0), bport);
+	assert_int_equal(vha_evtchn_pending(e0), -EAGAIN);
+	/* Delivered = masked: a new event is held, not delivered ... */
+	assert_int_equal(vha_evtchn_notify(e1, (vha_evtchn_port_t)fport), 0);
+	assert_false(readable(vha_evtchn_fd(e0), 50));
+	assert_int_equal(vha_evtchn_pending(e0), -EAGAIN);
+	/* ... until unmask, which delivers it. */
+	assert_int_equal(vha_evtchn_unmask(e0, (vha_evtchn_port_t)bport), 0);
+	assert_true(readable(vha_evtchn_fd(e0), 1000));
+	assert_int_equal(vha_evtchn_pending(e0), bport);
+	assert_int_equal(vha_evtchn_unmask(e0, (vha_evtchn_port_t)bport), 0);
+	/* Unmask with nothing pending delivers nothing. */
+	assert_false(readable(vha_evtchn_fd(e0), 50));
+
+	/* The other direction. */
+	assert_int_equal(vha_evtchn_notify(e0, (vha_evtchn_port_t)bport), 0);
+	assert_true(readable(vha_evtchn_fd(e1), 1000));
+	assert_int_equal(vha_evtchn_pending(e1), fport);
+
+	/* Unbind: the peer's port falls back to unbound; notifying it is dropped silently. */
+	struct vha_sim_domain_stats st;
+	assert_int_equal(vha_evtchn_unbind(e0, (vha_evtchn_port_t)bport), 0);
+	assert_int_equal(vha_evtchn_notify(e1, (vha_evtchn_port_t)fport), 0);
+	assert_int_equal(vha_evtchn_notify(e0, (vha_evtchn_port_t)bport), -EINVAL);
+	assert_int_equal(vha_sim_domain_stats(simdir, 1, &st), 0);
+	assert_int_equal(st.ports_in_use, 1);
+	/* ...and can be bound again. */
+	bport = vha_evtchn_bind_interdomain(e0, 1, (vha_evtchn_port_t)fport);
+	assert_true(bport > 0);
+	vha_evtchn_close(e0);
+	vha_evtchn_close(e1);
+	assert_int_equal(vha_sim_domain_stats(simdir, 1, &st), 0);
+	assert_int_equal(st.ports_in_use, 0);
+	vha_platform_close(p0);
+	vha_platform_close(p1);
+}
+
+static void test_domain_death_closes_ports(void **state)
+{
+	struct vha_platform *p0 = test_sim_platform(simdir, 0), *p2 = test_sim_platform(simdir, 2);
+	struct vha_evtchn *e0, *e2;
+	struct vha_sim_domain_stats st;
+	int fport, bport;
+
+	(void)state;
+	assert_int_equal(vha_evtchn_open(p0, &e0), 0);
+	assert_int_equal(vha_evtchn_open(p2, &e2), 0);
+	fport = vha_evtchn_bind_unbound(e2, 0);
+	bport = vha_evtchn_bind_interdomain(e0, 2, (vha_evtchn_port_t)fport);
+	assert_true(bport > 0);
+	assert_int_equal(vha_sim_domain_destroy(simdir, 2), 0);
+	assert_int_equal(vha_sim_domain_stats(simdir, 2, &st), 0);
+	assert_int_equal(st.ports_in_use, 0);
+	/* Our end is unbound now: notify is dropped, no error, nothing delivered anywhere. */
+	assert_int_equal(vha_evtchn_notify(e0, (vha_evtchn_port_t)bport), 0);
+	assert_false(readable(vha_evtchn_fd(e2), 50));
+	/* Binding to a dead domain fails. */
+	assert_int_equal(vha_evtchn_bind_interdomain(e0, 2, (vha_evtchn_port_t)fport), -ESRCH);
+	vha_evtchn_close(e2);
+	vha_evtchn_close(e0);
+	vha_platform_close(p0);
+	vha_platform_close(p2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_notify_across_processes),
+		cmocka_unit_test(test_mask_unmask),
+		cmocka_unit_test(test_domain_death_closes_ports),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
