@@ -366,6 +366,15 @@ case_7() {
 	losetup -d "$l"; rm -f /tmp/c7.img
 }
 
+# 8: the xen platform's cmocka tests, run in dom0 against the real drivers.
+case_8() {
+	[ -x /opt/vha/bin/test_platform_xen ] || { SKIP="test_platform_xen not built"; return; }
+	local rc
+	timeout 60 test_platform_xen >/tmp/c8.log 2>&1; rc=$?
+	sed 's/^/D: c8: /' /tmp/c8.log
+	[ $rc = 0 ] || fail "test_platform_xen exit $rc: $(grep -E 'FAILED|Failure|error' /tmp/c8.log | head -3 | tr '\n' ' ')"
+}
+
 # ---------------------------------------------------------------- main
 for f in /etc/xen/cases.d/*.sh; do [ -e "$f" ] && . "$f"; done
 mkdir -p /etc/xen/scripts; : >/etc/xen/xl.conf

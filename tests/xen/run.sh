@@ -11,13 +11,14 @@
 #   5  vha-frontend against vha-backend
 #   6  fio side by side: blkback / vha-backend / QEMU qdisk (reports only)
 #   7  which disk backend types xl accepts without blkback (reports only)
+#   8  the xen platform's own tests (tests/xen/test_platform_xen) in dom0
 # Cases run in two boots: one without xen-blkback (vha-backend owns
 # backend/vbd) and one with it. A boot that hangs or dies is retried once.
 # Prints one "PASS|FAIL|SKIP case N" line per case; a failed case prints its
 # part of the serial log, and every log stays under $BUILD/xen/.
 #
 # Environment: BUILD (build dir), VHA_XEN_DEADLINE (seconds for the whole
-# run, boots are shortened to fit; 0 = none), VHA_XEN_CASES (default "0 1 2 3 4 5 6 7"),
+# run, boots are shortened to fit; 0 = none), VHA_XEN_CASES (default "0 1 2 3 4 5 6 7 8"),
 # VHA_XEN_CACHE (package cache, default tests/xen/cache), VHA_XEN_TIMEOUT
 # (seconds per boot, default 900), VHA_XEN_STALL (seconds without serial
 # output before a boot counts as hung, default 240), VHA_XEN_QDISK=0 (leave
@@ -30,7 +31,7 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) B=$BUILD ;; *) B=$ROOT/$BUILD ;; esac
 CACHE=${VHA_XEN_CACHE:-$ROOT/tests/xen/cache}
 W=$B/xen
-CASES=${VHA_XEN_CASES:-0 1 2 3 4 5 6 7}
+CASES=${VHA_XEN_CASES:-0 1 2 3 4 5 6 7 8}
 TMO=${VHA_XEN_TIMEOUT:-900}
 # Optional budget for the whole run (seconds): boots are cut to fit it.
 DEADLINE=${VHA_XEN_DEADLINE:-0}
@@ -129,6 +130,9 @@ copy_vha() { # root
 	for p in vha-backend vha-frontend vhactl; do
 		if [ -x "$B/$p" ]; then cp "$B/$p" "$1/opt/vha/bin/"; copy_bin "$1" "$B/$p"; fi
 	done
+	# The platform's own tests on real Xen (case 8).
+	p=$B/tests/xen/test_platform_xen
+	if [ -x "$p" ]; then cp "$p" "$1/opt/vha/bin/"; copy_bin "$1" "$p"; fi
 }
 
 t0=$SECONDS
@@ -271,8 +275,8 @@ run_group() { # name "cases" "extra dom0 args" [mem]
 want() { [[ " $CASES " == *" $1 "* ]]; }
 # Boot "vha": everything that needs blkback absent (and any extra case);
 # boot "blkback": the cases that need the kernel backend.
-GA=""; for c in 1 3 2 5 7; do want $c && GA="$GA $c"; done
-for c in $CASES; do case " 0 1 2 3 4 5 6 7 " in *" $c "*) ;; *) GA="$GA $c" ;; esac; done
+GA=""; for c in 8 1 3 2 5 7; do want $c && GA="$GA $c"; done
+for c in $CASES; do case " 0 1 2 3 4 5 6 7 8 " in *" $c "*) ;; *) GA="$GA $c" ;; esac; done
 GB=""; for c in 0 4 6; do want $c && GB="$GB $c"; done
 FIO_ARGS="vha.reps=${VHA_XEN_FIO_REPS:-2} vha.runtime=${VHA_XEN_FIO_RUNTIME:-5}"
 run_group vha "${GA# }" "vha.blkback=0"
@@ -289,6 +293,7 @@ title() {
 	5) echo "vha-frontend against vha-backend" ;;
 	6) echo "fio side by side (benchmark, never fails)" ;;
 	7) echo "xl backend types without blkback (report only)" ;;
+	8) echo "xen platform self-test in dom0 (gntalloc/gntdev/evtchn)" ;;
 	esac
 }
 echo
