@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: MIT
+/* vha-backend: the blkif backend daemon. See docs/backend.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xenstore.h>
+
+#include "backend.h"
+
+#define VHA_VERSION "0.1"
+
+struct options {
+	struct backend_config cfg;
+	struct vha_platform_config platform;
+	const char *state_dir;
+	bool foreground;
+	int log_level;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: vha-backend [OPTIONS]\n"
+		"Serve Xen blkif devices (backend/<type>/<domid>/<devid>) from this domain.\n\n"
+		"  --platform xen|sim         platform (default $VHA_PLATFORM, else xen)\n"
+		"  --sim-dir DIR              sim: simulation directory (default $VHA_SIM_DIR, else /tmp/vha-sim)\n"
+		"  --domid N                  sim: this backend's domain (default $VHA_SIM_DOMID, else 0)\n"
+		"  --type NAME                xenstore backend type to serve (default vbd)\n"
+		"  --foreground               do not daemonize\n"
+		"  --state-dir DIR            pid file and stats.json (default /run/vha-backend,\n"
+		"                             sim: <sim-dir>/run/backend-<domid>)\n"
+		"  --config FILE              read options from FILE (lines: key = value, keys as the long options)\n"
+		"  --max-queues N             multi-queue-max-queues offered (default: number of CPUs, max %u)\n"
+		"  --max-ring-order N         max-ring-page-order offered (default %u, max %u)\n"
+		"  --max-indirect-segments N  feature-max-indirect-segments offered (default 256, max %u)\n"
+		"  --no-direct                open targets without O_DIRECT\n"
+		"  --log-level LEVEL          error|warn|info|debug (default info)\n"
+		"  --help, --version\n\n"
+		"Signals: SIGTERM/SIGINT close every device and exit; SIGUSR1 rewrites stats.json now.\n",
+		BACKEND_MAX_QUEUES, VHA_BLKIF_MAX_RING_ORDER, VHA_BLKIF_MAX_RING_ORDER, VHA_BLKIF_MAX_SEGMENTS);
+}
+
+static const struct option long_opts[] = {
+	{ "platform", required_argument, NULL, 'P' },
+	{ "sim-dir", required_argument, NULL, 'S' },
+	{ "domid", required_argument, NULL, 'D' },
+	{ "type", required_argument, NULL, 't' },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "state-dir", required_argument, NULL, 's' },
+	{ "config", required_argument, NULL, 'c' },
+	{ "max-queues", required_argument, NULL, 'q' },
+	{ "max-ring-order", required_argument, NULL, 'r' },
+	{ "max-indirect-segments", required_argument, NULL, 'i' },
+	{ "no-direct", no_argument, NULL, 'n' },
+	{ "log-level", required_argument, NULL, 'l' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_num(const char *name, const char *arg, unsigned long min, unsigned long max, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || *end || !*arg || v < min || v > max) {
+		fprintf(stderr, "vha-backend: --%s wants a number from %lu to %lu, not '%s'\n", name, min, max, arg);
+		return -1;
+	}
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int read_config(struct options *o, const char *file);
+
+/* Apply one option; returns 0, or -1 after printing why. */
+static int apply_option(struct options *o, int c, const char *arg)
+{
+	unsigned int v;
+
+	switch (c) {
+	case 'P': o->platform.kind = strdup(arg); break;
+	case 'S': o->platform.sim_dir = strdup(arg); break;
+	case 'D':
+		if (parse_num("domid", arg, 0, 0x7fef, &v) < 0)
+			return -1;
+		o->platform.sim_domid = (int)v;
+		break;
+	case 't': o->cfg.type = strdup(arg); break;
+	case 'f': o->foreground = true; break;
+	case 's': o->state_dir = strdup(arg); break;
+	case 'c': return read_config(o, arg);
+	case 'q': return parse_num("max-queues", arg, 1, BACKEND_MAX_QUEUES, &o->cfg.max_queues);
+	case 'r': return parse_num("max-ring-order", arg, 0, VHA_BLKIF_MAX_RING_ORDER, &o->cfg.max_ring_order);
+	case 'i': return parse_num("max-indirect-segments", arg, 0, VHA_BLKIF_MAX_SEGMENTS,
+				   &o->cfg.max_indirect_segments);
+	case 'n': o->cfg.direct = false; break;
+	case 'l':
+		o->log_level = vha_log_parse_level(arg);
+		if (o->log_level < 0) {
+			fprintf(stderr, "vha-backend: unknown log level '%s' (error|warn|info|debug)\n", arg);
+			return -1;
+		}
+		break;
+	default:
+		return -1;
+	}
+	return 0;
+}
+
+static int read_config(struct options *o, const char *file)
+{
+	FILE *f = fopen(file, "r");
+	char line[1024];
+	int lineno = 0;
+
+	if (!f) {
+		fprintf(stderr, "vha-backend: cannot read config %s: %s\n", file, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *key = line, *val, *end;
+		const struct option *opt;
+
+		lineno++;
+		key += strspn(key, " \t");
+		if (*key == '#' || *key == '\n' || !*key)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		val = strchr(key, '=');
+		end = val ? val : key + strlen(key);
+		while (end > key && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		*end = '\0';
+		if (val) {
+			val++;
+			val += strspn(val, " \t");
+			for (char *t = val + strlen(val); t > val && (t[-1] == ' ' || t[-1] == '\t');)
+				*--t = '\0';
+		}
+		for (opt = long_opts; opt->name; opt++)
+			if (strcmp(opt->name, key) == 0)
+				break;
+		if (!opt->name || opt->val == 'c' || opt->val == 'h' || opt->val == 'V' ||
+		    (opt->has_arg == required_argument && !val)) {
+			fprintf(stderr, "vha-backend: %s:%d: unknown or incomplete setting '%s'\n", file, lineno, key);
+			fclose(f);
+			return -1;
+		}
+		if (apply_option(o, opt->val, val ? val : "") < 0) {
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {
+		.cfg = { .type = "vbd", .max_ring_order = VHA_BLKIF_MAX_RING_ORDER, .max_indirect_segments = 256,
+			 .direct = true },
+		.platform = { .sim_domid = -1 },
+		.log_level = VHA_LOG_INFO,
+	};
+	struct backend be = { .wake_fd = -1 };
+	struct vha_platform *platform = NULL;
+	char state_dir[4096], pidfile[4200];
+	int ready[2] = { -1, -1 }, sfd = -1, c, rc = 1;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct timespec now;
+	time_t last_stats = 0;
+	sigset_t mask;
+	FILE *pf;
+
+	o.cfg.max_queues = ncpu < 1 ? 1 : ncpu > BACKEND_MAX_QUEUES ? BACKEND_MAX_QUEUES : (unsigned int)ncpu;
+	while ((c = getopt_long(argc, argv, "fh", long_opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		if (c == 'V') {
+			printf("vha-backend %s\n", VHA_VERSION);
+			return 0;
+		}
+		if (c == '?' || apply_option(&o, c, optarg) < 0) {
+			fprintf(stderr, "Try 'vha-backend --help'.\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vha-backend: unexpected argument '%s'\nTry 'vha-backend --help'.\n", argv[optind]);
+		return 2;
+	}
+	vha_log_set_threshold((enum vha_log_level)o.log_level);
+
+	/* The sim defaults its directory like the other tools. */
+	if (!o.platform.sim_dir && !getenv("VHA_SIM_DIR"))
+		o.platform.sim_dir = "/tmp/vha-sim";
+	rc = vha_platform_open(&o.platform, &platform);
+	if (rc < 0) {
+		fprintf(stderr, "vha-backend: %s\n", vha_platform_strerror());
+		return 1;
+	}
+	if (o.state_dir)
+		snprintf(state_dir, sizeof(state_dir), "%s", o.state_dir);
+	else if (strcmp(vha_platform_kind(platform), "sim") == 0)
+		snprintf(state_dir, sizeof(state_dir), "%s/run/backend-%u",
+			 o.platform.sim_dir ? o.platform.sim_dir : getenv("VHA_SIM_DIR"), vha_platform_domid(platform));
+	else
+		snprintf(state_dir, sizeof(state_dir), "/run/vha-backend");
+	if (mkdir_p(state_dir) < 0) {
+		fprintf(stderr, "vha-backend: cannot create state directory %s: %s\n", state_dir, strerror(errno));
+		goto out;
+	}
+	o.cfg.state_dir = state_dir;
+
+	/* Daemonize before any thread exists; the parent exits once the child is serving. */
+	if (!o.foreground) {
+		pid_t pid;
+
+		if (pipe(ready) != 0)
+			goto out;
+		pid = fork();
+		if (pid < 0) {
+			perror("vha-backend: fork");
+			goto out;
+		}
+		if (pid > 0) {
+			char ok = 0;
+
+			close(ready[1]);
+			if (read(ready[0], &ok, 1) == 1 && ok == 1)
+				_exit(0);
+			fprintf(stderr, "vha-backend: failed to start (see the log)\n");
+			_exit(1);
+		}
+		close(ready[0]);
+		setsid();
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	be.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (sfd < 0 || be.wake_fd < 0)
+		goto out;
+	if (backend_init(&be, &o.cfg, platform) < 0)
+		goto out;
+	snprintf(pidfile, sizeof(pidfile), "%s/pid", state_dir);
+	pf = fopen(pidfile, "w");
+	if (pf) {
+		fprintf(pf, "%d\n", (int)getpid());
+		fclose(pf);
+	}
+	if (ready[1] >= 0) {
+		char ok = 1;
+
+		if (write(ready[1], &ok, 1) != 1)
+			goto out;
+		close(ready[1]);
+		ready[1] = -1;
+		/* Keep logging to stderr: the caller redirects it where it wants. */
+		if (!freopen("/dev/null", "r", stdin))
+			vha_debug("stdin: %s", strerror(errno));
+	}
+
+	for (;;) {
+		struct pollfd pfd[3] = {
+			{ .fd = xs_fileno(be.xs), .events = POLLIN },
+			{ .fd = be.wake_fd, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+		};
+		struct signalfd_siginfo si;
+		bool quit = false;
+
+		backend_process(&be);
+		if (poll(pfd, 3, 1000) < 0 && errno != EINTR)
+			break;
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGUSR1)
+				backend_write_stats(&be);
+			else if (si.ssi_signo != SIGHUP)
+				quit = true;
+		}
+		if (quit)
+			break;
+		/* stats.json at most once a second, whatever the event rate. */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec != last_stats) {
+			last_stats = now.tv_sec;
+			backend_write_stats(&be);
+		}
+	}
+	vha_info("shutting down");
+	backend_shutdown(&be);
+	backend_write_stats(&be);
+	unlink(pidfile);
+	rc = 0;
+out:
+	if (be.xs)
+		xs_close(be.xs);
+	vha_gnttab_close(be.gnttab);
+	vha_platform_close(platform);
+	if (sfd >= 0)
+		close(sfd);
+	if (be.wake_fd >= 0)
+		close(be.wake_fd);
+	return rc;
+}
