@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A hostile frontend against a real vha-backend process on the sim platform.
+ * The frontend side is done by hand (platform + blkif + xenbus) so it can
+ * send what no honest frontend would: every rejection class, refs it never
+ * granted, and a bogus req_prod. Each bad request must get an error response
+ * with zeroed padding; the bogus ring must close that device only; the
+ * daemon must stay up and another device keep working.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <xenstore.h>
+
+#include "vha/blkif.h"
+#include "vha/platform.h"
+#include "vha/xenbus.h"
+
+#define DISK_SECTORS 8192u      /* 4 MiB images */
+#define POOL_PAGES 16u
+
+static char simdir[64], build[4096], img_rw[128], img_ro[128];
+static pid_t backend_pid;
+
+struct fe {
+	struct vha_platform *p;
+	struct xs_handle *xs;
+	struct vha_gntshr *shr;
+	struct vha_evtchn *ev;
+	struct vha_blkif_front ring;
+	void *sring;
+	grant_ref_t ring_ref;
+	int port;
+	unsigned char *pool;
+	grant_ref_t pool_refs[POOL_PAGES];
+	char dir[96], be_dir[128];
+};
+
+static int run(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int wait_state(struct xs_handle *xs, const char *dir, int want, double timeout)
+{
+	double end = now_s() + timeout;
+	int st;
+
+	do {
+		st = vha_xenbus_read_state(xs, XBT_NULL, dir);
+		if (st == want)
+			return st;
+		usleep(10000);
+	} while (now_s() < end);
+	return st;
+}
+
+static void fe_connect(struct fe *f, unsigned int domid, unsigned int devid)
+{
+	struct vha_platform_config cfg = { .kind = "sim", .sim_dir = simdir, .sim_domid = (int)domid };
+	char *be = NULL;
+	xs_transaction_t t;
+
+	memset(f, 0, sizeof(*f));
+	assert_int_equal(vha_platform_open(&cfg, &f->p), 0);
+	f->xs = vha_platform_xs_open(f->p);
+	assert_non_null(f->xs);
+	snprintf(f->dir, sizeof(f->dir), "device/vbd/%u", devid);
+	assert_int_equal(vha_xs_read_str(f->xs, XBT_NULL, f->dir, "backend", &be), 0);
+	snprintf(f->be_dir, sizeof(f->be_dir), "%s", be);
+	free(be);
+	assert_int_equal(wait_state(f->xs, f->be_dir, XenbusStateInitWait, 10), XenbusStateInitWait);
+	assert_int_equal(vha_gntshr_open(f->p, &f->shr), 0);
+	f->sring = vha_gntshr_share(f->shr, 0, 1, &f->ring_ref, true);
+	assert_non_null(f->sring);
+	vha_blkif_front_init(&f->ring, f->sring, 1);
+	f->pool = vha_gntshr_share(f->shr, 0, POOL_PAGES, f->pool_refs, true);
+	assert_non_null(f->pool);
+	assert_int_equal(vha_evtchn_open(f->p, &f->ev), 0);
+	f->port = vha_evtchn_bind_unbound(f->ev, 0);
+	assert_true(f->port > 0);
+	do {
+		t = xs_transaction_start(f->xs);
+		assert_true(t != XBT_NULL);
+		vha_xs_write_uint(f->xs, t, f->dir, "ring-ref", f->ring_ref);
+		vha_xs_write_uint(f->xs, t, f->dir, "event-channel", (uint64_t)f->port);
+		vha_xs_printf(f->xs, t, f->dir, "protocol", "%s", VHA_BLKIF_PROTOCOL_NATIVE);
+		vha_xenbus_write_state(f->xs, t, f->dir, XenbusStateInitialised);
+	} while (!xs_transaction_end(f->xs, t, false) && errno == EAGAIN);
+	assert_int_equal(wait_state(f->xs, f->be_dir, XenbusStateConnected, 10), XenbusStateConnected);
+	vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateConnected);
+}
+
+/* Send one raw request and wait for its response (raw bytes too, for the padding check). */
+static int16_t send_raw(struct fe *f, const blkif_request_t *req, unsigned char raw[16])
+{
+	struct blkif_response rsp;
+	struct pollfd pfd = { .fd = vha_evtchn_fd(f->ev), .events = POLLIN };
+	RING_IDX slot;
+	double end = now_s() + 5;
+	int port;
+
+	vha_blkif_front_queue(&f->ring, req, sizeof(*req));
+	if (vha_blkif_front_push(&f->ring))
+		vha_evtchn_notify(f->ev, (vha_evtchn_port_t)f->port);
+	for (;;) {
+		slot = f->ring.ring.rsp_cons;
+		int r = vha_blkif_front_take_response(&f->ring, &rsp);
+
+		assert_true(r >= 0);
+		if (r == 1) {
+			if (raw)
+				memcpy(raw, RING_GET_RESPONSE(&f->ring.ring, slot), 16);
+			assert_int_equal(rsp.id, req->id);
+			return rsp.status;
+		}
+		if (vha_blkif_front_final_check(&f->ring))
+			continue;
+		assert_true(now_s() < end);
+		poll(&pfd, 1, 100);
+		while ((port = vha_evtchn_pending(f->ev)) >= 0)
+			vha_evtchn_unmask(f->ev, (vha_evtchn_port_t)port);
+	}
+}
+
+static blkif_request_t rw_req(struct fe *f, uint8_t op, uint64_t sector, unsigned int nseg)
+{
+	blkif_request_t r;
+
+	memset(&r, 0, sizeof(r));
+	r.operation = op;
+	r.nr_segments = (uint8_t)nseg;
+	r.id = 0x1000 + sector;
+	r.sector_number = sector;
+	for (unsigned int i = 0; i < nseg && i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++) {
+		r.seg[i].gref = f->pool_refs[i % POOL_PAGES];
+		r.seg[i].first_sect = 0;
+		r.seg[i].last_sect = 7;
+	}
+	return r;
+}
+
+static bool backend_alive(void)
+{
+	return waitpid(backend_pid, NULL, WNOHANG) == 0 && kill(backend_pid, 0) == 0;
+}
+
+static int setup(void **state)
+{
+	const char *b = getenv("VHA_BUILD");
+
+	(void)state;
+	snprintf(build, sizeof(build), "%s", b ? b : "build");
+	snprintf(simdir, sizeof(simdir), "/tmp/vha-hostile-XXXXXX");
+	if (!mkdtemp(simdir))
+		return -1;
+	snprintf(img_rw, sizeof(img_rw), "%s/rw.img", simdir);
+	snprintf(img_ro, sizeof(img_ro), "%s/ro.img", simdir);
+	if (run("head -c %u /dev/urandom > %s && cp %s %s", DISK_SECTORS * 512, img_rw, img_rw, img_ro) ||
+	    run("%s/vhactl --sim-dir %s sim start >/dev/null", build, simdir) ||
+	    run("%s/vhactl --sim-dir %s sim create-domain 1 >/dev/null", build, simdir) ||
+	    run("%s/vhactl --sim-dir %s sim create-domain 2 >/dev/null", build, simdir))
+		return -1;
+	backend_pid = fork();
+	if (backend_pid == 0) {
+		char bin[4200], log[128];
+
+		snprintf(bin, sizeof(bin), "%s/vha-backend", build);
+		snprintf(log, sizeof(log), "%s/backend.log", simdir);
+		if (!freopen(log, "w", stderr))
+			_exit(126);
+		execl(bin, bin, "--platform", "sim", "--sim-dir", simdir, "--foreground", "--max-queues", "1",
+		      (char *)NULL);
+		_exit(127);
+	}
+	if (run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid 1 --target %s >/dev/null", build,
+		simdir, img_rw) ||
+	    run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid 2 --target %s --mode r >/dev/null",
+		build, simdir, img_ro))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (backend_pid > 0) {
+		kill(backend_pid, SIGTERM);
+		waitpid(backend_pid, NULL, 0);
+	}
+	if (getenv("VHA_KEEP_LOGS"))
+		run("cat %s/backend.log >&2", simdir);
+	run("%s/vhactl --sim-dir %s sim stop >/dev/null 2>&1; rm -rf %s", build, simdir, simdir);
+	return 0;
+}
+
+static void test_hostile_requests(void **state)
+{
+	struct fe f, ro;
+	blkif_request_t r;
+	unsigned char raw[16];
+
+	(void)state;
+	fe_connect(&f, 1, 51712);
+	fe_connect(&ro, 2, 51712);
+
+	/* An honest write then read of 8 KiB round-trips the data. */
+	memset(f.pool, 0x3c, 2 * VHA_PAGE_SIZE);
+	r = rw_req(&f, BLKIF_OP_WRITE, 64, 2);
+	assert_int_equal(send_raw(&f, &r, raw), BLKIF_RSP_OKAY);
+	memset(f.pool, 0, 2 * VHA_PAGE_SIZE);
+	r = rw_req(&f, BLKIF_OP_READ, 64, 2);
+	assert_int_equal(send_raw(&f, &r, raw), BLKIF_RSP_OKAY);
+	assert_int_equal(f.pool[0], 0x3c);
+	assert_int_equal(f.pool[2 * VHA_PAGE_SIZE - 1], 0x3c);
+	/* Response padding arrives zeroed (XSA-216): byte 9 and bytes 12..15. */
+	assert_int_equal(raw[9], 0);
+	for (int i = 12; i < 16; i++)
+		assert_int_equal(raw[i], 0);
+
+	struct { const char *name; blkif_request_t req; int16_t status; } cases[16];
+	unsigned int n = 0;
+
+	cases[n].name = "unknown operation";
+	cases[n].req = rw_req(&f, 99, 0, 1);
+	cases[n++].status = BLKIF_RSP_EOPNOTSUPP;
+	cases[n].name = "barrier not offered";
+	cases[n].req = rw_req(&f, BLKIF_OP_WRITE_BARRIER, 0, 1);
+	cases[n++].status = BLKIF_RSP_EOPNOTSUPP;
+	cases[n].name = "read with 0 segments";
+	cases[n].req = rw_req(&f, BLKIF_OP_READ, 0, 0);
+	cases[n++].status = BLKIF_RSP_ERROR;
+	cases[n].name = "12 direct segments";
+	cases[n].req = rw_req(&f, BLKIF_OP_READ, 0, 11);
+	cases[n].req.nr_segments = 12;
+	cases[n++].status = BLKIF_RSP_ERROR;
+	cases[n].name = "first_sect > last_sect";
+	cases[n].req = rw_req(&f, BLKIF_OP_READ, 0, 1);
+	cases[n].req.seg[0].first_sect = 5;
+	cases[n].req.seg[0].last_sect = 3;
+	cases[n++].status = BLKIF_RSP_ERROR;
+	cases[n].name = "last_sect > 7";
+	cases[n].req = rw_req(&f, BLKIF_OP_READ, 0, 1);
+	cases[n].req.seg[0].last_sect = 8;
+	cases[n++].status = BLKIF_RSP_ERROR;
+	cases[n].name = "past the end";
+	cases[n].req = rw_req(&f, BLKIF_OP_READ, DISK_SECTORS - 4, 1);
+	cases[n++].status = BLKIF_RSP_ERROR;
+	cases[n].name = "sector overflow";
+	cases[n].req = rw_req(&f, BLKIF_OP_READ, UINT64_MAX - 2, 1);
+	cases[n++].status = BLKIF_RSP_ERROR;
+	cases[n].name = "ref never granted";
+	cases[n].req = rw_req(&f, BLKIF_OP_READ, 0, 1);
+	cases[n].req.seg[0].gref = 9999;
+	cases[n++].status = BLKIF_RSP_ERROR;
+	{
+		blkif_request_indirect_t *ind = (blkif_request_indirect_t *)&cases[n].req;
+
+		memset(&cases[n].req, 0, sizeof(cases[n].req));
+		ind->operation = BLKIF_OP_INDIRECT;
+		ind->indirect_op = BLKIF_OP_DISCARD;
+		ind->nr_segments = 1;
+		ind->id = 0x77;
+		ind->indirect_grefs[0] = f.pool_refs[0];
+		cases[n].name = "indirect with a bad indirect_op";
+		cases[n++].status = BLKIF_RSP_ERROR;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		int16_t st = send_raw(&f, &cases[i].req, raw);
+
+		if (st != cases[i].status)
+			fail_msg("%s: status %d, expected %d", cases[i].name, st, cases[i].status);
+		assert_int_equal(raw[9], 0);
+		assert_int_equal(raw[12] | raw[13] | raw[14] | raw[15], 0);
+	}
+	/* Read-only disk: writes refused, reads fine. */
+	r = rw_req(&ro, BLKIF_OP_WRITE, 0, 1);
+	assert_int_equal(send_raw(&ro, &r, NULL), BLKIF_RSP_ERROR);
+	r = rw_req(&ro, BLKIF_OP_READ, 0, 1);
+	assert_int_equal(send_raw(&ro, &r, NULL), BLKIF_RSP_OKAY);
+	/* The guest granted dom0 read-only access only: a disk read into it must fail, not scribble. */
+	{
+		vha_grant_ref_t roref;
+		unsigned char *ropage = vha_gntshr_share(f.shr, 0, 1, &roref, false);
+
+		assert_non_null(ropage);
+		r = rw_req(&f, BLKIF_OP_READ, 0, 1);
+		r.seg[0].gref = roref;
+		assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_ERROR);
+		assert_int_equal(ropage[0], 0);
+	}
+
+	/* A bogus req_prod, far more than a ring ahead: that device closes, nothing else. */
+	f.ring.ring.sring->req_prod = f.ring.ring.rsp_cons + 1000;
+	vha_evtchn_notify(f.ev, (vha_evtchn_port_t)f.port);
+	int st = wait_state(f.xs, f.be_dir, XenbusStateClosed, 5);
+	assert_int_equal(st, XenbusStateClosed);
+	assert_true(backend_alive());
+	r = rw_req(&ro, BLKIF_OP_READ, 8, 1);
+	assert_int_equal(send_raw(&ro, &r, NULL), BLKIF_RSP_OKAY);
+	assert_true(backend_alive());
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hostile_requests),
+	};
+	const char *b = getenv("VHA_BUILD");
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/vha-simxenstored", b ? b : "build");
+	if (access(path, X_OK) != 0) {
+		printf("skip: %s is not built\n", path);
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
