@@ -375,16 +375,36 @@ case_8() {
 	[ $rc = 0 ] || fail "test_platform_xen exit $rc: $(grep -E 'FAILED|Failure|error' /tmp/c8.log | head -3 | tr '\n' ' ')"
 }
 
+# A case fails when dom0's kernel complained while it ran (BUG, WARNING,
+# Oops: e.g. a gntdev mapping torn down wrongly) or when a guest's blkfront
+# reported a backend fault ("has not unmapped grant", I/O errors).
+kernel_clean() {
+	local n
+	dmesg | tail -n +$((KMARK + 1)) | grep -E 'BUG|WARNING|Oops|general protection|Bad page|rss-counter' >/tmp/kbad
+	if [ -s /tmp/kbad ]; then
+		fail "dom0 kernel: $(head -2 /tmp/kbad | tr '\n' ' ')"
+		dmesg | tail -n +$((KMARK + 1)) | grep -A 12 -E 'BUG|WARNING|Oops' | head -60 | sed 's/^/D: kernel: /'
+	fi
+	for n in $(ls $CL/ 2>/dev/null); do
+		[ $CL/$n -nt /tmp/case.stamp ] || continue
+		grep -hE 'has not unmapped grant|I/O error|disabled for further use' $CL/$n | tr -d '\r' | head -3 >/tmp/gbad
+		[ -s /tmp/gbad ] && fail "${n%.log} kernel: $(head -2 /tmp/gbad | tr '\n' ' ')"
+	done
+}
+
 # ---------------------------------------------------------------- main
 for f in /etc/xen/cases.d/*.sh; do [ -e "$f" ] && . "$f"; done
 mkdir -p /etc/xen/scripts; : >/etc/xen/xl.conf
 if [ -x /opt/vha/bin/vha-backend ] && [ "$(arg vha.blkback)" != 1 ]; then
-	start_backend || BPID=""
+	# vha.backend_opts=--a,--b on the dom0 command line adds options.
+	start_backend $(arg vha.backend_opts | tr , ' ') || BPID=""
 fi
 for CASE_N in $(arg vha.cases | tr , ' '); do
 	echo "VHA-CASE-START $CASE_N uptime=$(up)"
 	FAILS=""; SKIP=""; T0=$(up)
+	KMARK=$(dmesg | wc -l); touch /tmp/case.stamp
 	case_$CASE_N
+	kernel_clean
 	took=$(awk -v a=$T0 -v b=$(up) 'BEGIN{printf "%.1f", b-a}')
 	if [ -n "$SKIP" ]; then echo "VHA-CASE $CASE_N SKIP ${took}s $SKIP"
 	elif [ -n "$FAILS" ]; then echo "VHA-CASE $CASE_N FAIL ${took}s $FAILS"
