@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: MIT
+/* vha-frontend: a userspace blkif frontend on the command line. See docs/frontend.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vha/front.h"
+#include "vha/log.h"
+
+struct args {
+	const char *platform, *sim_dir, *cmd;
+	int domid;
+	long devid;
+	uint64_t offset, length;
+	bool have_length;
+	const char *in, *out, *shadow;
+	bool pattern, json;
+	long random_ops;
+	unsigned long seed;
+	uint64_t max_size;
+	const char *rw;
+	uint64_t bs;
+	unsigned int iodepth, rwmixread, ring_order;
+	double runtime;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: vha-frontend [OPTIONS] COMMAND [COMMAND OPTIONS]\n"
+		"A userspace Xen blkif frontend: attaches to device/vbd/<devid> of this domain.\n\n"
+		"Commands:\n"
+		"  info                                  geometry and negotiated features\n"
+		"  read [--offset B] [--length B] [--out FILE]   (default: whole disk to stdout)\n"
+		"  write --in FILE [--offset B]\n"
+		"  verify [--pattern] [--length B] [--random N --seed S --max-size B --shadow FILE]\n"
+		"  bench [--rw randread|randwrite|read|write|randrw] [--bs 4k] [--iodepth 32]\n"
+		"        [--runtime S] [--rwmixread P] [--json]\n\n"
+		"Options:\n"
+		"  --platform xen|sim   (default $VHA_PLATFORM, else xen)\n"
+		"  --sim-dir DIR        (default $VHA_SIM_DIR, else /tmp/vha-sim)\n"
+		"  --domid N            sim: this domain (default $VHA_SIM_DOMID, else 1)\n"
+		"  --devid N | --vdev xvdX   the device (default 51712 = xvda)\n"
+		"  --ring-order N       ring page order to ask for (default 0)\n"
+		"  --log-level LEVEL    error|warn|info|debug\n");
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (end == s || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* ---------------- small helpers ---------------- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	/* xorshift64*: reproducible from --seed. */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 2685821657736338717ull;
+}
+
+static void fill_random(unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t v = rnd();
+
+		memcpy(p + i, &v, len - i < 8 ? len - i : 8);
+	}
+}
+
+/* ---------------- commands ---------------- */
+
+static int cmd_info(struct vha_front *f)
+{
+	const struct vha_front_info *i = vha_front_get_info(f);
+
+	printf("sectors:              %" PRIu64 " (%.1f MiB)\n", i->sectors, (double)i->sectors / 2048);
+	printf("sector-size:          %u\n", i->sector_size);
+	printf("physical-sector-size: %u\n", i->physical_sector_size);
+	printf("mode:                 %s%s\n", i->readonly ? "read-only" : "read-write", i->cdrom ? ", cdrom" : "");
+	printf("backend domain:       %u\n", i->backend_domid);
+	printf("ring pages:           %u\n", i->ring_pages);
+	printf("flush:                %s\n", i->flush ? "yes" : "no");
+	printf("discard:              %s\n", i->discard ? "yes" : "no");
+	printf("indirect segments:    %u offered\n", i->max_indirect_segments);
+	printf("persistent grants:    %s\n", i->persistent ? "offered" : "no");
+	return 0;
+}
+
+static int cmd_read(struct vha_front *f, struct args *a)
+{
+	const struct vha_front_info *i = vha_front_get_info(f);
+	uint64_t size = i->sectors * 512, len = a->have_length ? a->length : size - a->offset;
+	size_t chunk = 1 << 20;
+	unsigned char *buf = malloc(chunk);
+	FILE *out = a->out ? fopen(a->out, "w") : stdout;
+	int rc = 0;
+
+	if (!buf || !out) {
+		fprintf(stderr, "vha-frontend: %s: %s\n", a->out ? a->out : "buffer", strerror(errno));
+		free(buf);
+		return 1;
+	}
+	for (uint64_t done = 0; done < len && rc == 0; done += chunk) {
+		size_t n = len - done < chunk ? (size_t)(len - done) : chunk;
+
+		rc = vha_front_read(f, a->offset + done, buf, n);
+		if (rc == 0 && fwrite(buf, 1, n, out) != n)
+			rc = -EIO;
+	}
+	if (rc)
+		fprintf(stderr, "vha-frontend: read failed: %s\n", strerror(-rc));
+	if (a->out)
+		fclose(out);
+	free(buf);
+	return rc ? 1 : 0;
+}
+
+static int cmd_write(struct vha_front *f, struct args *a)
+{
+	size_t chunk = 1 << 20, n;
+	unsigned char *buf = calloc(1, chunk);
+	FILE *in = a->in ? fopen(a->in, "r") : NULL;
+	uint64_t off = a->offset;
+	int rc = 0;
+
+	if (!buf || !in) {
+		fprintf(stderr, "vha-frontend write: needs --in FILE (%s)\n", a->in ? strerror(errno) : "missing");
+		free(buf);
+		return a->in ? 1 : 2;
+	}
+	while (rc == 0 && (n = fread(buf, 1, chunk, in)) > 0) {
+		size_t padded = (n + 511) & ~(size_t)511;
+
+		memset(buf + n, 0, padded - n);
+		rc = vha_front_write(f, off, buf, padded);
+		off += padded;
+	}
+	if (rc == 0)
+		rc = vha_front_flush(f);
+	if (rc)
+		fprintf(stderr, "vha-frontend: write failed: %s\n", strerror(-rc));
+	fclose(in);
+	free(buf);
+	return rc ? 1 : 0;
+}
+
+static int verify_pattern(struct vha_front *f, struct args *a)
+{
+	const struct vha_front_info *i = vha_front_get_info(f);
+	uint64_t len = a->have_length ? a->length : i->sectors * 512;
+	size_t chunk = 1 << 20;
+	unsigned char *w = malloc(chunk), *r = malloc(chunk);
+	int rc = 0;
+	double t0 = now_s();
+
+	if (!w || !r)
+		return 1;
+	/* Every 8 bytes hold their own offset: a misplaced block shows up as the wrong number. */
+	for (uint64_t done = 0; done < len && rc == 0; done += chunk) {
+		size_t n = len - done < chunk ? (size_t)(len - done) : chunk;
+
+		for (size_t k = 0; k < n; k += 8) {
+			uint64_t v = (done + k) ^ 0x5648415041545445ull;
+			memcpy(w + k, &v, 8);
+		}
+		rc = vha_front_write(f, done, w, n);
+	}
+	if (rc == 0)
+		rc = vha_front_flush(f);
+	for (uint64_t done = 0; done < len && rc == 0; done += chunk) {
+		size_t n = len - done < chunk ? (size_t)(len - done) : chunk;
+
+		rc = vha_front_read(f, done, r, n);
+		for (size_t k = 0; rc == 0 && k < n; k += 8) {
+			uint64_t v = (done + k) ^ 0x5648415041545445ull, got;
+
+			memcpy(&got, r + k, 8);
+			if (got != v) {
+				fprintf(stderr, "vha-frontend verify: mismatch at byte %" PRIu64 "\n", done + k);
+				rc = -EILSEQ;
+			}
+		}
+	}
+	if (rc == 0)
+		printf("pattern verify: %.1f MiB written and read back in %.2f s: OK\n", (double)len / 1048576,
+		       now_s() - t0);
+	else
+		fprintf(stderr, "vha-frontend verify: FAILED: %s\n", strerror(-rc));
+	free(w);
+	free(r);
+	return rc ? 1 : 0;
+}
+
+static int verify_random(struct vha_front *f, struct args *a)
+{
+	const struct vha_front_info *i = vha_front_get_info(f);
+	uint64_t size = i->sectors * 512, ss = i->sector_size;
+	uint64_t max = a->max_size ? a->max_size : 256 * 1024;
+	unsigned char *shadow = malloc(size), *buf = malloc(max);
+	long reads = 0, writes = 0;
+	FILE *sf;
+	int rc = 0;
+
+	if (!shadow || !buf || max < ss || max % ss) {
+		fprintf(stderr, "vha-frontend verify: cannot set up (size %" PRIu64 ", --max-size %" PRIu64 ")\n", size,
+			max);
+		return 1;
+	}
+	sf = a->shadow ? fopen(a->shadow, "r") : NULL;
+	if (sf) {
+		if (fread(shadow, 1, size, sf) != size)
+			rc = -EINVAL;
+		fclose(sf);
+		/* Re-verify first: the disk must hold exactly what the last run acknowledged. */
+		if (rc == 0) {
+			unsigned char *disk = malloc(size);
+
+			rc = disk ? vha_front_read(f, 0, disk, size) : -ENOMEM;
+			if (rc == 0 && memcmp(disk, shadow, size) != 0) {
+				fprintf(stderr, "vha-frontend verify: the disk differs from the saved shadow %s\n",
+					a->shadow);
+				rc = -EILSEQ;
+			}
+			free(disk);
+		}
+	} else {
+		rc = vha_front_read(f, 0, shadow, size);
+	}
+	rng_state = a->seed ? a->seed : 1;
+	for (long n = 0; n < a->random_ops && rc == 0; n++) {
+		uint64_t len = (1 + rnd() % (max / ss)) * ss;
+		uint64_t off;
+
+		if (len > size)
+			len = size;
+		off = (rnd() % ((size - len) / ss + 1)) * ss;
+		if (rnd() & 1) {
+			fill_random(buf, len);
+			rc = vha_front_write(f, off, buf, len);
+			if (rc == 0)
+				memcpy(shadow + off, buf, len);
+			writes++;
+		} else {
+			rc = vha_front_read(f, off, buf, len);
+			if (rc == 0 && memcmp(buf, shadow + off, len) != 0) {
+				fprintf(stderr, "vha-frontend verify: data mismatch reading %" PRIu64 " bytes at %" PRIu64 "\n",
+					len, off);
+				rc = -EILSEQ;
+			}
+			reads++;
+		}
+	}
+	if (rc == 0)
+		rc = vha_front_flush(f);
+	if (rc == 0 && a->shadow) {
+		sf = fopen(a->shadow, "w");
+		if (!sf || fwrite(shadow, 1, size, sf) != size)
+			rc = -EIO;
+		if (sf)
+			fclose(sf);
+	}
+	if (rc == 0)
+		printf("random verify: %ld writes and %ld reads checked against the shadow, flushed: OK\n", writes, reads);
+	else
+		fprintf(stderr, "vha-frontend verify: FAILED: %s\n", strerror(-rc));
+	free(shadow);
+	free(buf);
+	return rc ? 1 : 0;
+}
+
+/* ---------------- bench ---------------- */
+
+struct bench_io {
+	struct bench *b;
+	unsigned char *buf;
+	double start;
+	bool is_read;
+};
+
+struct bench {
+	struct vha_front *f;
+	double *lat;
+	size_t nlat, cap;
+	uint64_t ios, bytes, errors;
+	uint64_t seq_off;
+	bool stop;
+};
+
+static void bench_cb(void *opaque, int status)
+{
+	struct bench_io *io = opaque;
+	struct bench *b = io->b;
+
+	if (status)
+		b->errors++;
+	b->ios++;
+	if (b->nlat < b->cap)
+		b->lat[b->nlat++] = (now_s() - io->start) * 1e6;
+	io->start = 0;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static int cmd_bench(struct vha_front *f, struct args *a)
+{
+	const struct vha_front_info *info = vha_front_get_info(f);
+	uint64_t size = info->sectors * 512, bs = a->bs;
+	bool rnd_off = strncmp(a->rw, "rand", 4) == 0;
+	int mix = !strcmp(a->rw, "randread") || !strcmp(a->rw, "read") ? 100 :
+		  !strcmp(a->rw, "randwrite") || !strcmp(a->rw, "write") ? 0 : (int)a->rwmixread;
+	struct bench b = { .f = f, .cap = 4u << 20 };
+	struct bench_io *ios;
+	double t0, elapsed;
+	int rc = 0;
+
+	if (bs == 0 || bs % info->sector_size || bs > vha_front_max_io(f) || bs > size || a->iodepth == 0) {
+		fprintf(stderr, "vha-frontend bench: --bs must be a multiple of %u up to %zu bytes, --iodepth >= 1\n",
+			info->sector_size, vha_front_max_io(f));
+		return 2;
+	}
+	if (mix < 100 && info->readonly) {
+		fprintf(stderr, "vha-frontend bench: the disk is read-only\n");
+		return 2;
+	}
+	b.lat = malloc(sizeof(double) * b.cap);
+	ios = calloc(a->iodepth, sizeof(*ios));
+	if (!b.lat || !ios)
+		return 1;
+	rng_state = 0x9e3779b97f4a7c15ull;
+	for (unsigned int i = 0; i < a->iodepth; i++) {
+		ios[i].b = &b;
+		ios[i].buf = aligned_alloc(4096, bs);
+		if (!ios[i].buf)
+			return 1;
+		fill_random(ios[i].buf, bs);
+	}
+	t0 = now_s();
+	while (!b.stop || vha_front_inflight(f)) {
+		if (now_s() - t0 >= a->runtime)
+			b.stop = true;
+		for (unsigned int i = 0; i < a->iodepth && !b.stop; i++) {
+			struct bench_io *io = &ios[i];
+			uint64_t off;
+
+			if (io->start != 0)
+				continue;
+			if (rnd_off) {
+				off = (rnd() % (size / bs)) * bs;
+			} else {
+				off = b.seq_off;
+				b.seq_off = b.seq_off + bs + bs > size ? 0 : b.seq_off + bs;
+			}
+			io->is_read = (int)(rnd() % 100) < mix;
+			io->start = now_s();
+			rc = vha_front_submit(f, io->is_read ? VHA_FRONT_READ : VHA_FRONT_WRITE, off, io->buf, bs, bench_cb,
+					      io);
+			if (rc == -EAGAIN) {
+				io->start = 0;
+				break;
+			}
+			if (rc < 0) {
+				fprintf(stderr, "vha-frontend bench: submit: %s\n", strerror(-rc));
+				return 1;
+			}
+		}
+		rc = vha_front_poll(f, 100);
+		if (rc < 0) {
+			fprintf(stderr, "vha-frontend bench: device failed: %s\n", strerror(-rc));
+			return 1;
+		}
+	}
+	elapsed = now_s() - t0;
+	qsort(b.lat, b.nlat, sizeof(double), cmp_double);
+	double p50 = b.nlat ? b.lat[b.nlat / 2] : 0, p99 = b.nlat ? b.lat[(size_t)(b.nlat * 0.99)] : 0,
+	       p999 = b.nlat ? b.lat[(size_t)(b.nlat * 0.999)] : 0;
+	double iops = (double)b.ios / elapsed, mbps = iops * (double)bs / 1e6;
+
+	if (a->json)
+		printf("{\"rw\": \"%s\", \"bs\": %" PRIu64 ", \"iodepth\": %u, \"runtime\": %.2f, \"ios\": %" PRIu64
+		       ", \"errors\": %" PRIu64 ", \"iops\": %.0f, \"mbps\": %.1f, \"lat_p50_us\": %.1f, "
+		       "\"lat_p99_us\": %.1f, \"lat_p999_us\": %.1f}\n",
+		       a->rw, bs, a->iodepth, elapsed, b.ios, b.errors, iops, mbps, p50, p99, p999);
+	else
+		printf("%-10s bs=%-7" PRIu64 " qd=%-3u %10.0f IOPS %9.1f MB/s   lat us p50 %8.1f p99 %8.1f p99.9 %8.1f"
+		       "   errors %" PRIu64 "\n",
+		       a->rw, bs, a->iodepth, iops, mbps, p50, p99, p999, b.errors);
+	for (unsigned int i = 0; i < a->iodepth; i++)
+		free(ios[i].buf);
+	free(ios);
+	free(b.lat);
+	return b.errors ? 1 : 0;
+}
+
+/* ---------------- main ---------------- */
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "platform", required_argument, NULL, 'P' },  { "sim-dir", required_argument, NULL, 'S' },
+		{ "domid", required_argument, NULL, 'D' },     { "devid", required_argument, NULL, 'd' },
+		{ "vdev", required_argument, NULL, 'v' },      { "log-level", required_argument, NULL, 'l' },
+		{ "offset", required_argument, NULL, 'o' },    { "length", required_argument, NULL, 'L' },
+		{ "in", required_argument, NULL, 'i' },        { "out", required_argument, NULL, 'O' },
+		{ "pattern", no_argument, NULL, 'p' },         { "random", required_argument, NULL, 'R' },
+		{ "seed", required_argument, NULL, 's' },      { "max-size", required_argument, NULL, 'm' },
+		{ "shadow", required_argument, NULL, 'w' },    { "rw", required_argument, NULL, 'r' },
+		{ "bs", required_argument, NULL, 'b' },        { "iodepth", required_argument, NULL, 'q' },
+		{ "runtime", required_argument, NULL, 't' },   { "rwmixread", required_argument, NULL, 'x' },
+		{ "json", no_argument, NULL, 'j' },            { "ring-order", required_argument, NULL, 'g' },
+		{ "help", no_argument, NULL, 'h' },            { NULL, 0, NULL, 0 },
+	};
+	struct args a = { .domid = -1, .devid = 51712, .rw = "randread", .bs = 4096, .iodepth = 32, .runtime = 10,
+			  .rwmixread = 50 };
+	struct vha_platform_config cfg = { 0 };
+	struct vha_platform *p = NULL;
+	struct vha_front_opts fo = { 0 };
+	struct vha_front *f = NULL;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'P': a.platform = optarg; break;
+		case 'S': a.sim_dir = optarg; break;
+		case 'D': a.domid = atoi(optarg); break;
+		case 'd': a.devid = strtol(optarg, NULL, 10); break;
+		case 'v':
+			if (strncmp(optarg, "xvd", 3) || optarg[3] < 'a' || optarg[3] > 'o' || optarg[4]) {
+				fprintf(stderr, "vha-frontend: --vdev takes xvda..xvdo\n");
+				return 2;
+			}
+			a.devid = (202 << 8) | ((optarg[3] - 'a') << 4);
+			break;
+		case 'l':
+			if (vha_log_parse_level(optarg) < 0)
+				return 2;
+			vha_log_set_threshold((enum vha_log_level)vha_log_parse_level(optarg));
+			break;
+		case 'o': if (parse_size(optarg, &a.offset)) goto bad; break;
+		case 'L': if (parse_size(optarg, &a.length)) goto bad; a.have_length = true; break;
+		case 'i': a.in = optarg; break;
+		case 'O': a.out = optarg; break;
+		case 'p': a.pattern = true; break;
+		case 'R': a.random_ops = strtol(optarg, NULL, 10); break;
+		case 's': a.seed = strtoul(optarg, NULL, 10); break;
+		case 'm': if (parse_size(optarg, &a.max_size)) goto bad; break;
+		case 'w': a.shadow = optarg; break;
+		case 'r': a.rw = optarg; break;
+		case 'b': if (parse_size(optarg, &a.bs)) goto bad; break;
+		case 'q': a.iodepth = (unsigned int)strtoul(optarg, NULL, 10); break;
+		case 't': a.runtime = atof(optarg); break;
+		case 'x': a.rwmixread = (unsigned int)strtoul(optarg, NULL, 10); break;
+		case 'j': a.json = true; break;
+		case 'g': a.ring_order = (unsigned int)strtoul(optarg, NULL, 10); break;
+		case 'h': usage(stdout); return 0;
+		default: goto bad;
+		}
+	}
+	if (optind != argc - 1)
+		goto bad;
+	a.cmd = argv[optind];
+	if (strcmp(a.cmd, "info") && strcmp(a.cmd, "read") && strcmp(a.cmd, "write") && strcmp(a.cmd, "verify") &&
+	    strcmp(a.cmd, "bench"))
+		goto bad;
+	if (strcmp(a.rw, "randread") && strcmp(a.rw, "randwrite") && strcmp(a.rw, "read") && strcmp(a.rw, "write") &&
+	    strcmp(a.rw, "randrw")) {
+		fprintf(stderr, "vha-frontend: --rw takes randread|randwrite|read|write|randrw\n");
+		return 2;
+	}
+
+	cfg.kind = a.platform;
+	cfg.sim_dir = a.sim_dir ? a.sim_dir : getenv("VHA_SIM_DIR") ? NULL : "/tmp/vha-sim";
+	cfg.sim_domid = a.domid >= 0 ? a.domid : getenv("VHA_SIM_DOMID") ? -1 : 1;
+	if (vha_platform_open(&cfg, &p) < 0) {
+		fprintf(stderr, "vha-frontend: %s\n", vha_platform_strerror());
+		return 1;
+	}
+	fo.ring_order = a.ring_order;
+	rc = vha_front_open(p, (unsigned int)a.devid, &fo, &f);
+	if (rc < 0) {
+		fprintf(stderr, "vha-frontend: cannot attach device %ld: %s\n", a.devid, strerror(-rc));
+		vha_platform_close(p);
+		return 1;
+	}
+	if (!strcmp(a.cmd, "info"))
+		rc = cmd_info(f);
+	else if (!strcmp(a.cmd, "read"))
+		rc = cmd_read(f, &a);
+	else if (!strcmp(a.cmd, "write"))
+		rc = cmd_write(f, &a);
+	else if (!strcmp(a.cmd, "verify"))
+		rc = a.random_ops > 0 ? verify_random(f, &a) : verify_pattern(f, &a);
+	else
+		rc = cmd_bench(f, &a);
+	if (!strcmp(a.cmd, "verify") && a.random_ops > 0 && rc == 0 && a.pattern)
+		rc = verify_pattern(f, &a);
+	vha_front_close(f);
+	vha_platform_close(p);
+	return rc;
+bad:
+	fprintf(stderr, "Try 'vha-frontend --help'.\n");
+	return 2;
+}
