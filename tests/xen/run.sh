@@ -280,7 +280,7 @@ for c in $CASES; do case " 0 1 2 3 4 5 6 7 8 " in *" $c "*) ;; *) GA="$GA $c" ;;
 GB=""; for c in 0 4 6; do want $c && GB="$GB $c"; done
 FIO_ARGS="vha.reps=${VHA_XEN_FIO_REPS:-2} vha.runtime=${VHA_XEN_FIO_RUNTIME:-5}"
 run_group vha "${GA# }" "vha.blkback=0${VHA_XEN_BACKEND_OPTS:+ vha.backend_opts=$VHA_XEN_BACKEND_OPTS}"
-DOM0_MEM=2048M run_group blkback "${GB# }" "vha.blkback=1 $FIO_ARGS" 4G
+DOM0_MEM=2048M run_group blkback "${GB# }" "vha.blkback=1 $FIO_ARGS${VHA_XEN_BACKEND_OPTS:+ vha.backend_opts=$VHA_XEN_BACKEND_OPTS}" 4G
 
 # ---------------------------------------------------------------- report
 title() {
