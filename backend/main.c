@@ -36,7 +36,7 @@ static void usage(FILE *out)
 		"  --sim-dir DIR              sim: simulation directory (default $VHA_SIM_DIR, else /tmp/vha-sim)\n"
 		"  --domid N                  sim: this backend's domain (default $VHA_SIM_DOMID, else 0)\n"
 		"  --type NAME                xenstore backend type to serve (default vbd)\n"
-		"  --foreground               do not daemonize\n"
+		"  --foreground               do not daemonize (a daemon logs to <state-dir>/log)\n"
 		"  --state-dir DIR            pid file and stats.json (default /run/vha-backend,\n"
 		"                             sim: <sim-dir>/run/backend-<domid>)\n"
 		"  --config FILE              read options from FILE (lines: key = value, keys as the long options)\n"
@@ -196,7 +196,7 @@ int main(int argc, char **argv)
 	};
 	struct backend be = { .wake_fd = -1 };
 	struct vha_platform *platform = NULL;
-	char state_dir[4096], pidfile[4200];
+	char state_dir[4096], pidfile[4200], logfile[4200];
 	int ready[2] = { -1, -1 }, sfd = -1, c, rc = 1;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct timespec now;
@@ -296,9 +296,12 @@ int main(int argc, char **argv)
 			goto out;
 		close(ready[1]);
 		ready[1] = -1;
-		/* Keep logging to stderr: the caller redirects it where it wants. */
-		if (!freopen("/dev/null", "r", stdin))
-			vha_debug("stdin: %s", strerror(errno));
+		/* A daemon lets go of its starter's terminal or pipe: logs go to <state-dir>/log. */
+		snprintf(logfile, sizeof(logfile), "%s/log", state_dir);
+		if (!freopen("/dev/null", "r", stdin) || !freopen("/dev/null", "w", stdout) ||
+		    !freopen(logfile, "a", stderr))
+			goto out;
+		setvbuf(stderr, NULL, _IOLBF, 0);
 	}
 
 	for (;;) {

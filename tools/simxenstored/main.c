@@ -89,7 +89,8 @@ int main(int argc, char **argv)
 			_exit(0);
 		}
 		setsid();
-		if (!freopen("/dev/null", "r", stdin))
+		/* Let go of the starter's terminal or pipe (stderr stays: the starter chose where logs go). */
+		if (!freopen("/dev/null", "r", stdin) || !freopen("/dev/null", "w", stdout))
 			return 1;
 	}
 	if (pidfile && !daemonize) {
