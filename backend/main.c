@@ -268,6 +268,12 @@ int main(int argc, char **argv)
 		}
 		close(ready[0]);
 		setsid();
+		/* A daemon lets go of its starter's terminal or pipe: logs go to <state-dir>/log. */
+		snprintf(logfile, sizeof(logfile), "%s/log", state_dir);
+		if (!freopen("/dev/null", "r", stdin) || !freopen("/dev/null", "w", stdout) ||
+		    !freopen(logfile, "a", stderr))
+			_exit(1);
+		setvbuf(stderr, NULL, _IOLBF, 0);
 	}
 
 	sigemptyset(&mask);
@@ -296,12 +302,6 @@ int main(int argc, char **argv)
 			goto out;
 		close(ready[1]);
 		ready[1] = -1;
-		/* A daemon lets go of its starter's terminal or pipe: logs go to <state-dir>/log. */
-		snprintf(logfile, sizeof(logfile), "%s/log", state_dir);
-		if (!freopen("/dev/null", "r", stdin) || !freopen("/dev/null", "w", stdout) ||
-		    !freopen(logfile, "a", stderr))
-			goto out;
-		setvbuf(stderr, NULL, _IOLBF, 0);
 	}
 
 	for (;;) {

@@ -597,8 +597,18 @@ int ctl_detach(struct ctl *c, int argc, char **argv)
 			vha_xenbus_state_name(vha_xenbus_read_state(xs, XBT_NULL, be_dir)));
 		rc = 1;
 	} else {
+		char parent[256];
+		unsigned int n = 0;
+		char **left;
+
 		xs_rm(xs, XBT_NULL, fe_dir);
 		xs_rm(xs, XBT_NULL, be_dir);
+		/* The per-frontend directory goes with its last device. */
+		snprintf(parent, sizeof(parent), "/local/domain/%ld/backend/%s/%ld", be, type, fe);
+		left = xs_directory(xs, XBT_NULL, parent, &n);
+		if (left && n == 0)
+			xs_rm(xs, XBT_NULL, parent);
+		free(left);
 	}
 	close_xs(p, xs);
 	return rc;
