@@ -29,7 +29,7 @@ struct req_slot {
 	enum vha_front_op op;
 	void *buf;                      /* read destination */
 	size_t len;
-	uint32_t pages[SEGS];           /* pool page indices */
+	uint32_t pages[VHA_BLKIF_MAX_SEGMENTS + 1];     /* pool page indices (+1: the indirect page) */
 	unsigned int npages;
 	vha_front_cb *cb;
 	void *opaque;
@@ -170,9 +170,10 @@ int vha_front_open(struct vha_platform *p, unsigned int devid, const struct vha_
 	}
 	vha_blkif_front_init(&f->ring, f->sring, f->info.ring_pages);
 	f->nslots = vha_blkif_ring_size(f->info.ring_pages);
+	/* Enough for a full ring of 4 KiB requests or a few 1 MiB ones; within gntalloc's default limit. */
 	f->npool = opts->pool_pages ? opts->pool_pages : f->nslots * 4;
-	if (f->npool < 64)
-		f->npool = 64;
+	if (f->npool < 512)
+		f->npool = 512;
 	f->slots = calloc(f->nslots, sizeof(*f->slots));
 	f->pool_refs = calloc(f->npool, sizeof(*f->pool_refs));
 	f->free_pages = calloc(f->npool, sizeof(*f->free_pages));
@@ -273,10 +274,19 @@ const struct vha_front_info *vha_front_get_info(const struct vha_front *f)
 	return &f->info;
 }
 
+/* Segments one request may carry: indirect (up to 256) when the backend offers it. */
+static unsigned int max_segments(const struct vha_front *f)
+{
+	unsigned int n = f->info.max_indirect_segments;
+
+	if (n > 256)
+		n = 256;
+	return n > SEGS ? n : SEGS;
+}
+
 size_t vha_front_max_io(const struct vha_front *f)
 {
-	(void)f;
-	return (size_t)SEGS * VHA_PAGE_SIZE;
+	return (size_t)max_segments(f) * VHA_PAGE_SIZE;
 }
 
 unsigned int vha_front_inflight(const struct vha_front *f)
@@ -322,6 +332,7 @@ int vha_front_submit(struct vha_front *f, enum vha_front_op op, uint64_t offset,
 	blkif_request_t *r = (blkif_request_t *)raw;
 	struct req_slot *s = NULL;
 	unsigned int id, npages = 0;
+	bool indirect;
 
 	if (f->broken)
 		return -EIO;
@@ -333,7 +344,8 @@ int vha_front_submit(struct vha_front *f, enum vha_front_op op, uint64_t offset,
 		return -EROFS;
 	if (op == VHA_FRONT_READ || op == VHA_FRONT_WRITE)
 		npages = (unsigned int)((len + VHA_PAGE_SIZE - 1) / VHA_PAGE_SIZE);
-	if (vha_blkif_front_free(&f->ring) == 0 || f->nfree < npages)
+	indirect = npages > SEGS;
+	if (vha_blkif_front_free(&f->ring) == 0 || f->nfree < npages + (indirect ? 1 : 0))
 		return -EAGAIN;
 	for (id = 0; id < f->nslots; id++)
 		if (!f->slots[id].busy) {
@@ -354,9 +366,31 @@ int vha_front_submit(struct vha_front *f, enum vha_front_op op, uint64_t offset,
 	r->sector_number = offset / 512;
 	switch (op) {
 	case VHA_FRONT_READ:
-	case VHA_FRONT_WRITE:
-		r->operation = op == VHA_FRONT_READ ? BLKIF_OP_READ : BLKIF_OP_WRITE;
-		r->nr_segments = (uint8_t)npages;
+	case VHA_FRONT_WRITE: {
+		struct blkif_request_segment *segs = r->seg;
+		uint8_t rwop = op == VHA_FRONT_READ ? BLKIF_OP_READ : BLKIF_OP_WRITE;
+
+		if (indirect) {
+			/* The segment list lives in one more pool page the backend maps read-only. */
+			blkif_request_indirect_t *ri = (blkif_request_indirect_t *)raw;
+			uint32_t ip = f->free_pages[--f->nfree];
+
+			s->pages[npages] = ip;
+			segs = (struct blkif_request_segment *)(f->pool + (size_t)ip * VHA_PAGE_SIZE);
+			memset(segs, 0, VHA_PAGE_SIZE);
+			ri->operation = BLKIF_OP_INDIRECT;
+			ri->indirect_op = rwop;
+			ri->nr_segments = (uint16_t)npages;
+			ri->id = id;
+			ri->sector_number = offset / 512;
+			ri->indirect_grefs[0] = f->pool_refs[ip];
+			/* The backend answers with indirect_op, as Linux blkback does. */
+			s->operation = rwop;
+		} else {
+			r->operation = rwop;
+			r->nr_segments = (uint8_t)npages;
+			s->operation = rwop;
+		}
 		for (unsigned int i = 0; i < npages; i++) {
 			size_t chunk = len - (size_t)i * VHA_PAGE_SIZE;
 			unsigned char *page;
@@ -367,14 +401,16 @@ int vha_front_submit(struct vha_front *f, enum vha_front_op op, uint64_t offset,
 			page = f->pool + (size_t)s->pages[i] * VHA_PAGE_SIZE;
 			if (op == VHA_FRONT_WRITE)
 				memcpy(page, (const char *)buf + (size_t)i * VHA_PAGE_SIZE, chunk);
-			r->seg[i].gref = f->pool_refs[s->pages[i]];
-			r->seg[i].first_sect = 0;
-			r->seg[i].last_sect = (uint8_t)((chunk + 511) / 512 - 1);
+			segs[i].gref = f->pool_refs[s->pages[i]];
+			segs[i].first_sect = 0;
+			segs[i].last_sect = (uint8_t)((chunk + 511) / 512 - 1);
 		}
-		s->npages = npages;
+		s->npages = npages + (indirect ? 1 : 0);
 		break;
+	}
 	case VHA_FRONT_FLUSH:
 		r->operation = BLKIF_OP_FLUSH_DISKCACHE;
+		s->operation = r->operation;
 		break;
 	case VHA_FRONT_DISCARD: {
 		blkif_request_discard_t *d = (blkif_request_discard_t *)raw;
@@ -382,10 +418,10 @@ int vha_front_submit(struct vha_front *f, enum vha_front_op op, uint64_t offset,
 		d->operation = BLKIF_OP_DISCARD;
 		d->sector_number = offset / 512;
 		d->nr_sectors = len / 512;
+		s->operation = BLKIF_OP_DISCARD;
 		break;
 	}
 	}
-	s->operation = r->operation;
 	f->inflight++;
 	vha_blkif_front_queue(&f->ring, raw, sizeof(raw));
 	if (vha_blkif_front_push(&f->ring))
