@@ -134,12 +134,14 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BUILD := build-fuzz
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
 fuzz: $(FUZZ_BINS)
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(COMMON_SRCS) | $(DEPS_STAMP)
+# Guest-facing parsers outside common/ that fuzz targets may exercise.
+FUZZ_EXTRA_SRCS := $(filter-out tools/simxenstored/main.c,$(wildcard tools/simxenstored/*.c))
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(COMMON_SRCS) $(FUZZ_EXTRA_SRCS) | $(DEPS_STAMP)
 	$(Q)scripts/install-deps.sh --fuzz
 	@mkdir -p $(dir $@)
 	@$(if $(filter 0,$(V)),echo "  FUZZ    $@")
 	$(Q)clang $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
-		-o $@ $< $(COMMON_SRCS) $(PKG_LIBS) -lrt -pthread
+		-o $@ $< $(COMMON_SRCS) $(FUZZ_EXTRA_SRCS) $(PKG_LIBS) -lrt -pthread
 check-fuzz: fuzz
 	$(Q)tests/fuzz/run-fuzz.sh $(FUZZ_BINS)
 
