@@ -188,7 +188,8 @@ static int mkdir_p(const char *path)
 
 int main(int argc, char **argv)
 {
-	struct options o = {
+	/* Static: option strings stay reachable until exit (no false leak reports). */
+	static struct options o = {
 		.cfg = { .type = "vbd", .max_ring_order = VHA_BLKIF_MAX_RING_ORDER, .max_indirect_segments = 256,
 			 .direct = true },
 		.platform = { .sim_domid = -1 },

@@ -94,6 +94,7 @@ static void fe_connect(struct fe *f, unsigned int domid, unsigned int devid)
 	assert_non_null(f->xs);
 	snprintf(f->dir, sizeof(f->dir), "device/vbd/%u", devid);
 	assert_int_equal(vha_xs_read_str(f->xs, XBT_NULL, f->dir, "backend", &be), 0);
+	assert_non_null(be);
 	snprintf(f->be_dir, sizeof(f->be_dir), "%s", be);
 	free(be);
 	assert_int_equal(wait_state(f->xs, f->be_dir, XenbusStateInitWait, 10), XenbusStateInitWait);
@@ -165,6 +166,16 @@ static blkif_request_t rw_req(struct fe *f, uint8_t op, uint64_t sector, unsigne
 		r.seg[i].last_sect = 7;
 	}
 	return r;
+}
+
+static void fe_close(struct fe *f)
+{
+	vha_gntshr_unshare(f->shr, f->pool, POOL_PAGES);
+	vha_gntshr_unshare(f->shr, f->sring, 1);
+	vha_gntshr_close(f->shr);
+	vha_evtchn_close(f->ev);
+	xs_close(f->xs);
+	vha_platform_close(f->p);
 }
 
 static bool backend_alive(void)
@@ -326,6 +337,8 @@ static void test_hostile_requests(void **state)
 	r = rw_req(&ro, BLKIF_OP_READ, 8, 1);
 	assert_int_equal(send_raw(&ro, &r, NULL), BLKIF_RSP_OKAY);
 	assert_true(backend_alive());
+	fe_close(&f);
+	fe_close(&ro);
 }
 
 int main(void)

@@ -44,8 +44,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ctl c = { .domid = 0 };
-	char self[PATH_MAX];
+	static struct ctl c = { .domid = 0 };
+	static char self[PATH_MAX];
 	ssize_t n;
 	int opt, lvl;
 	const char *cmd;
@@ -75,7 +75,7 @@ int main(int argc, char **argv)
 		c.sim_dir = "/tmp/vha-sim";
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[n > 0 ? n : 0] = '\0';
-	c.self_dir = strdup(n > 0 ? dirname(self) : ".");
+	c.self_dir = n > 0 ? dirname(self) : ".";
 	if (optind >= argc) {
 		usage(stderr);
 		return 2;
