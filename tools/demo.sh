@@ -4,7 +4,7 @@
 # a backend (domain 0) and a guest domain (1), attach a disk image, write and
 # verify data through grant-shared rings, benchmark briefly, cross-check the
 # image from dom0's side, print a summary, and tear everything down.
-# Exits non-zero if any step failed.
+# Exits non-zero if any step failed. DEMO_KEEP=FILE keeps the backend log.
 set -u
 cd "$(dirname "$0")/.."
 B="$PWD/${BUILD:-build}"
@@ -19,6 +19,7 @@ failed=0
 
 cleanup() {
 	"$B/vhactl" sim stop >/dev/null 2>&1
+	[ -n "${DEMO_KEEP:-}" ] && cp "$SIM/run/backend-0/log" "$DEMO_KEEP" 2>/dev/null
 	rm -rf "$SIM"
 }
 trap cleanup EXIT
