@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+/* The backend's target layer: geometry, O_DIRECT with fall-back, read-only, discard. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../backend/backend.h"
+
+static char path[64];
+
+static int setup(void **state)
+{
+	unsigned char buf[65536];
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/vha-target-XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	memset(buf, 0xab, sizeof(buf));
+	for (int i = 0; i < 16; i++)
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+			return -1;
+	close(fd);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unlink(path);
+	return 0;
+}
+
+static void test_file_geometry(void **state)
+{
+	struct target t;
+
+	(void)state;
+	vha_log_set_threshold(VHA_LOG_ERROR);
+	assert_int_equal(target_open(&t, path, true, true), 0);
+	assert_int_equal(t.size, 16 * 65536);
+	assert_int_equal(t.logical_block, 512);
+	assert_false(t.is_blockdev);
+	assert_true(t.discard);
+	target_close(&t);
+	assert_int_equal(t.fd, -1);
+}
+
+static void test_readonly_refuses_writes(void **state)
+{
+	struct target t;
+	char b[512] = { 0 };
+
+	(void)state;
+	assert_int_equal(target_open(&t, path, false, false), 0);
+	assert_false(t.discard);
+	assert_true(pwrite(t.fd, b, sizeof(b), 0) < 0);
+	target_close(&t);
+}
+
+static void test_discard_punches_zeroes(void **state)
+{
+	struct target t;
+	unsigned char b[8192];
+
+	(void)state;
+	assert_int_equal(target_open(&t, path, true, false), 0);
+	assert_int_equal(target_discard(&t, 65536, 8192, false), 0);
+	assert_int_equal(pread(t.fd, b, sizeof(b), 65536), (ssize_t)sizeof(b));
+	for (size_t i = 0; i < sizeof(b); i++)
+		assert_int_equal(b[i], 0);
+	/* Around the hole the data is untouched, and the size is kept. */
+	assert_int_equal(pread(t.fd, b, 1, 65535), 1);
+	assert_int_equal(b[0], 0xab);
+	assert_int_equal(pread(t.fd, b, 1, 65536 + 8192), 1);
+	assert_int_equal(b[0], 0xab);
+	/* Files have no secure erase. */
+	assert_int_equal(target_discard(&t, 0, 4096, true), -EOPNOTSUPP);
+	target_close(&t);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 16 * 65536);
+}
+
+static void test_missing_and_wrong_kind(void **state)
+{
+	struct target t;
+
+	(void)state;
+	assert_int_equal(target_open(&t, "/nonexistent/disk.img", true, true), -ENOENT);
+	assert_int_equal(target_open(&t, "/tmp", true, false), -EISDIR);
+	assert_int_equal(target_open(&t, "/dev/null", false, false), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_file_geometry),
+		cmocka_unit_test(test_readonly_refuses_writes),
+		cmocka_unit_test(test_discard_punches_zeroes),
+		cmocka_unit_test(test_missing_and_wrong_kind),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
