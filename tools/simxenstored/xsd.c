@@ -230,6 +230,18 @@ static bool can_write(const struct node *n, unsigned int domid)
 	return p == 'w' || p == 'b';
 }
 
+/* The node at path if `domid` may read it; else NULL with *rc = -ENOENT or -EACCES. */
+static struct node *readable(struct node *root, const char *path, unsigned int domid, int *rc)
+{
+	struct node *n = lookup(root, path);
+
+	if (!n)
+		*rc = -ENOENT;
+	else if (!can_read(n, domid))
+		*rc = -EACCES;
+	return *rc ? NULL : n;
+}
+
 /* ---------------- paths ---------------- */
 
 static bool valid_chars(const char *s)
@@ -319,6 +331,24 @@ static bool is_under(const char *path, const char *dir)
 	if (strcmp(dir, "/") == 0)
 		return path[0] == '/';
 	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+static void watch_free(struct watch *w)
+{
+	free(w->path);
+	free(w->token);
+	free(w);
+}
+
+static void watches_free(struct xsd_conn *c)
+{
+	while (c->watches) {
+		struct watch *w = c->watches;
+
+		c->watches = w->next;
+		watch_free(w);
+	}
+	c->nwatches = 0;
 }
 
 static void send_event(struct xsd_conn *c, struct watch *w, const char *path)
@@ -771,27 +801,17 @@ static void handle(struct xsd *x, struct xsd_conn *c, struct xsd_sockmsg *m, cha
 
 		switch (m->type) {
 		case XS_READ:
-			n = lookup(root, path);
-			if (!n)
-				rc = -ENOENT;
-			else if (!can_read(n, c->domid))
-				rc = -EACCES;
-			else
+			n = readable(root, path, c->domid, &rc);
+			if (n)
 				conn_queue(c, m->type, m->req_id, m->tx_id, n->value, n->vlen);
 			break;
 		case XS_DIRECTORY: {
 			char buf[XENSTORE_PAYLOAD_MAX];
 			size_t off = 0;
 
-			n = lookup(root, path);
-			if (!n) {
-				rc = -ENOENT;
+			n = readable(root, path, c->domid, &rc);
+			if (!n)
 				break;
-			}
-			if (!can_read(n, c->domid)) {
-				rc = -EACCES;
-				break;
-			}
 			for (unsigned int i = 0; i < n->nkids; i++) {
 				size_t l = strlen(n->kids[i]->name) + 1;
 
@@ -810,15 +830,9 @@ static void handle(struct xsd *x, struct xsd_conn *c, struct xsd_sockmsg *m, cha
 			char buf[MAX_PERMS * 8];
 			size_t off = 0;
 
-			n = lookup(root, path);
-			if (!n) {
-				rc = -ENOENT;
+			n = readable(root, path, c->domid, &rc);
+			if (!n)
 				break;
-			}
-			if (!can_read(n, c->domid)) {
-				rc = -EACCES;
-				break;
-			}
 			for (unsigned int i = 0; i < n->nperms; i++)
 				off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%c%u", n->perms[i].p,
 							n->perms[i].id) + 1;
@@ -876,9 +890,7 @@ static void handle(struct xsd *x, struct xsd_conn *c, struct xsd_sockmsg *m, cha
 				if (strcmp((*pw)->path, path) == 0 && strcmp((*pw)->token, parts[1]) == 0) {
 					w = *pw;
 					*pw = w->next;
-					free(w->path);
-					free(w->token);
-					free(w);
+					watch_free(w);
 					c->nwatches--;
 					reply_ok(c, m);
 					return;
@@ -1016,15 +1028,7 @@ static void handle(struct xsd *x, struct xsd_conn *c, struct xsd_sockmsg *m, cha
 		return;
 	}
 	case XS_RESET_WATCHES:
-		while (c->watches) {
-			struct watch *w = c->watches;
-
-			c->watches = w->next;
-			free(w->path);
-			free(w->token);
-			free(w);
-		}
-		c->nwatches = 0;
+		watches_free(c);
 		reply_ok(c, m);
 		return;
 	case XS_CONTROL:
@@ -1092,14 +1096,7 @@ static void conn_free(struct xsd *x, struct xsd_conn *c)
 		epoll_ctl(x->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 		close(c->fd);
 	}
-	while (c->watches) {
-		struct watch *w = c->watches;
-
-		c->watches = w->next;
-		free(w->path);
-		free(w->token);
-		free(w);
-	}
+	watches_free(c);
 	while (c->txs) {
 		struct tx *t = c->txs;
 
