@@ -90,6 +90,8 @@ create() { # name
 wait_guest() {
 	local i=0; while ! grep -q "$2" $CL/guest-$1.log 2>/dev/null; do
 		[ $i -ge $(($3 * 4)) ] && { log "timeout waiting for '$2' from $1"; return 1; }
+		# A line now and then: the host counts a silent serial line as a hang.
+		[ $i -gt 0 ] && [ $((i % 120)) = 0 ] && log "still waiting for '$2' from $1 ($((i / 4)) s)"
 		sleep 0.25; i=$((i + 1))
 	done
 }
@@ -248,6 +250,10 @@ case_2() {
 		t=$(up)
 		if timeout 60 xl block-detach c2 xvdb >/tmp/xl-detach.log 2>&1; then
 			log "ok: xl block-detach in $(awk -v a=$t -v b=$(up) 'BEGIN{print b-a}') s"
+		elif grep -qE 'corrupted|Aborted|Segmentation' /tmp/xl-detach.log && xl block-list c2 | grep -q 51728 &&
+			{ log "xl crashed ($(head -1 /tmp/xl-detach.log)); user programs crash now and then under TCG: retrying once";
+			  timeout 60 xl block-detach c2 xvdb >/tmp/xl-detach.log 2>&1; }; then
+			log "ok: xl block-detach (second try)"
 		else
 			fail "xl block-detach"; sed 's/^/D: xl: /' /tmp/xl-detach.log
 		fi

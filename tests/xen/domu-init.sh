@@ -164,7 +164,7 @@ $job
 EOF
 			for d in $want; do
 				[ -b /dev/$d ] || continue
-				fio --name=j --filename=/dev/$d --direct=1 --ioengine=libaio --rw=$rw --bs=$bs --iodepth=$qd \
+				timeout $((${rt:-5} + 30)) fio --name=j --filename=/dev/$d --direct=1 --ioengine=libaio --rw=$rw --bs=$bs --iodepth=$qd \
 					--size=64m --runtime=${rt:-5} --time_based --minimal 2>/dev/null |
 					awk -F';' -v d=$d -v j=$rw-$bs-qd$qd -v r=$rep '{printf "G: FIO rep=%s dev=%s job=%s riops=%s rkib=%s wiops=%s wkib=%s usr=%s sys=%s err=%s\n", r, d, j, $8, $7, $49, $48, $88, $89, $5}'
 			done
