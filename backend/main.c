@@ -25,6 +25,7 @@ struct options {
 	const char *state_dir;
 	bool foreground;
 	int log_level;
+	int direct_choice;              /* -1: the platform's default, 0: buffered, 1: O_DIRECT */
 };
 
 static void usage(FILE *out)
@@ -43,7 +44,8 @@ static void usage(FILE *out)
 		"  --max-queues N             multi-queue-max-queues offered (default: number of CPUs, max %u)\n"
 		"  --max-ring-order N         max-ring-page-order offered (default %u, max %u)\n"
 		"  --max-indirect-segments N  feature-max-indirect-segments offered (default 256, max %u)\n"
-		"  --no-direct                open targets without O_DIRECT\n"
+		"  --direct, --no-direct      open targets with or without O_DIRECT (default: O_DIRECT on sim,\n"
+		"                             buffered on xen: see docs/operations.md, O_DIRECT into grant maps)\n"
 		"  --log-level LEVEL          error|warn|info|debug (default info)\n"
 		"  --help, --version\n\n"
 		"Signals: SIGTERM/SIGINT close every device and exit; SIGUSR1 rewrites stats.json now.\n",
@@ -62,6 +64,7 @@ static const struct option long_opts[] = {
 	{ "max-ring-order", required_argument, NULL, 'r' },
 	{ "max-indirect-segments", required_argument, NULL, 'i' },
 	{ "no-direct", no_argument, NULL, 'n' },
+	{ "direct", no_argument, NULL, 'd' },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -106,7 +109,8 @@ static int apply_option(struct options *o, int c, const char *arg)
 	case 'r': return parse_num("max-ring-order", arg, 0, VHA_BLKIF_MAX_RING_ORDER, &o->cfg.max_ring_order);
 	case 'i': return parse_num("max-indirect-segments", arg, 0, VHA_BLKIF_MAX_SEGMENTS,
 				   &o->cfg.max_indirect_segments);
-	case 'n': o->cfg.direct = false; break;
+	case 'n': o->direct_choice = 0; break;
+	case 'd': o->direct_choice = 1; break;
 	case 'l':
 		o->log_level = vha_log_parse_level(arg);
 		if (o->log_level < 0) {
@@ -194,6 +198,7 @@ int main(int argc, char **argv)
 			 .direct = true },
 		.platform = { .sim_domid = -1 },
 		.log_level = VHA_LOG_INFO,
+		.direct_choice = -1,
 	};
 	struct backend be = { .wake_fd = -1 };
 	struct vha_platform *platform = NULL;
@@ -234,6 +239,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vha-backend: %s\n", vha_platform_strerror());
 		return 1;
 	}
+	/*
+	 * On a Linux dom0, O_DIRECT into gntdev mappings can leave a grant
+	 * mapped after the response (the kernel still holds the pages when the
+	 * completion arrives; gntdev defers the unmap): buffered unless asked.
+	 */
+	if (o.direct_choice < 0)
+		o.cfg.direct = strcmp(vha_platform_kind(platform), "sim") == 0;
+	else
+		o.cfg.direct = o.direct_choice == 1;
 	if (o.state_dir)
 		snprintf(state_dir, sizeof(state_dir), "%s", o.state_dir);
 	else if (strcmp(vha_platform_kind(platform), "sim") == 0)
