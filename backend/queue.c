@@ -61,8 +61,7 @@ static int load_indirect(struct queue *q, struct vha_blkif_req *req)
 	for (uint32_t i = 0; i < req->nr_indirect_pages; i++)
 		pages[i] = (const char *)map + (size_t)i * VHA_PAGE_SIZE;
 	vha_blkif_load_indirect(req, pages);
-	vha_gnttab_unmap(dev->be->gnttab, map, req->nr_indirect_pages);
-	return 0;
+	return vha_gnttab_unmap(dev->be->gnttab, map, req->nr_indirect_pages);
 }
 
 static struct io_uring_sqe *get_sqe(struct queue *q)
@@ -111,17 +110,26 @@ static int map_data(struct queue *q, struct inflight *s)
 	return 0;
 }
 
-static void unmap_data(struct queue *q, struct inflight *s)
+/* Returns 0, or -errno if the platform could not unmap (the request then fails). */
+static int unmap_data(struct queue *q, struct inflight *s)
 {
-	if (s->map)
-		vha_gnttab_unmap(q->dev->be->gnttab, s->map, s->nr_map);
+	int rc = 0;
+
+	if (s->map) {
+		rc = vha_gnttab_unmap(q->dev->be->gnttab, s->map, s->nr_map);
+		if (rc < 0)
+			vha_log_ratelimited(&q->rl, VHA_LOG_ERROR, "device %u/%u: cannot unmap %u grants: %s",
+					    q->dev->fe_domid, q->dev->devid, s->nr_map, strerror(-rc));
+	}
 	s->map = NULL;
 	s->nr_map = 0;
+	return rc;
 }
 
 static void finish(struct queue *q, struct inflight *s, int16_t status)
 {
-	unmap_data(q, s);
+	if (unmap_data(q, s) < 0)
+		status = BLKIF_RSP_ERROR;
 	respond(q, &s->req, status);
 	s->busy = false;
 	q->inflight--;
