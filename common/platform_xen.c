@@ -15,8 +15,33 @@
 #include <xenevtchn.h>
 #include <xengnttab.h>
 #include <xenstore.h>
+#include <xentoollog.h>
 
 #include "platform_impl.h"
+#include "vha/log.h"
+
+/*
+ * libxen's default logger prints to stderr, and a guest can make a map fail
+ * at will: route its messages to our log at debug level instead.
+ */
+static void xtl_vmessage(struct xentoollog_logger *logger, xentoollog_level level, int errnoval,
+			 const char *context, const char *format, va_list al)
+{
+	char msg[256];
+
+	(void)logger;
+	(void)level;
+	(void)errnoval;
+	vsnprintf(msg, sizeof(msg), format, al);
+	vha_debug("%s: %s", context ? context : "libxen", msg);
+}
+
+static void xtl_destroy(struct xentoollog_logger *logger)
+{
+	(void)logger;
+}
+
+static struct xentoollog_logger quiet_logger = { .vmessage = xtl_vmessage, .destroy = xtl_destroy };
 
 static int neg_errno(void)
 {
@@ -74,7 +99,7 @@ static struct xs_handle *xen_xs_open(struct vha_platform *p)
 
 static int xen_gnttab_open(struct vha_platform *p, void **priv)
 {
-	xengnttab_handle *h = xengnttab_open(NULL, 0);
+	xengnttab_handle *h = xengnttab_open(&quiet_logger, 0);
 
 	(void)p;
 	if (!h)
@@ -167,7 +192,7 @@ out:
 
 static int xen_gntshr_open(struct vha_platform *p, void **priv)
 {
-	xengntshr_handle *h = xengntshr_open(NULL, 0);
+	xengntshr_handle *h = xengntshr_open(&quiet_logger, 0);
 
 	(void)p;
 	if (!h)
@@ -196,7 +221,7 @@ static int xen_gntshr_unshare(void *priv, void *addr, uint32_t count)
 
 static int xen_evtchn_open(struct vha_platform *p, void **priv)
 {
-	xenevtchn_handle *h = xenevtchn_open(NULL, 0);
+	xenevtchn_handle *h = xenevtchn_open(&quiet_logger, 0);
 	int fd, fl;
 
 	(void)p;

@@ -78,10 +78,11 @@ void vha_gnttab_close(struct vha_gnttab *g);
 /*
  * Map `count` grants of domain `domid` into one contiguous range of `count`
  * pages. `writable` asks for write access (a disk read into guest memory);
- * a read-only grant mapped writable fails with -EACCES (as Xen does: never
- * map with more rights than needed). All or nothing: on any failure nothing
- * stays mapped. Errors: -EINVAL bad ref / count, -EACCES wrong domid, no
- * permit or read-only grant mapped writable, -ESRCH no such domain, -ENOMEM.
+ * a read-only grant mapped writable fails (as Xen does: never map with more
+ * rights than needed). All or nothing: on any failure nothing stays mapped.
+ * Errors on sim: -EINVAL bad ref / count, -EACCES wrong domid, no permit or
+ * read-only grant mapped writable, -ESRCH no such domain, -ENOMEM. On xen,
+ * gntdev reports most refusals as -EINVAL: treat any error as "refused".
  * Thread-safe.
  */
 int vha_gnttab_map(struct vha_gnttab *g, vha_domid_t domid, uint32_t count,
