@@ -22,8 +22,14 @@ failed=()
 run_one() {
 	local name=$1; shift
 	local log="$logdir/$(echo "$name" | tr '/' '_').log"
-	local start=$SECONDS rc
-	timeout --kill-after=10 "$TEST_TIMEOUT" "$@" >"$log" 2>&1
+	local start=$SECONDS rc limit=$TEST_TIMEOUT
+	# A script may ask for more time with a "# vha-test-timeout: N" line.
+	if [ -f "${!#}" ] && [[ ${!#} == *.sh ]]; then
+		local want
+		want=$(sed -n 's/^# vha-test-timeout: *\([0-9][0-9]*\).*/\1/p' "${!#}" | head -1)
+		[ -n "$want" ] && [ "$want" -gt "$limit" ] && limit=$want
+	fi
+	TEST_TIMEOUT=$limit timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
 	rc=$?
 	local took=$((SECONDS - start))
 	case $rc in

@@ -6,6 +6,7 @@
 # the normal binaries in a guest, and the ASan run would only repeat it),
 # no QEMU with TCG, or too little memory. Otherwise it runs the suite with
 # a time budget that fits the runner's per-test timeout.
+# vha-test-timeout: 1500
 set -u
 cd "$(dirname "$0")/../.."
 [ "${VHA_SKIP_XEN:-0}" = 1 ] && { echo "skip: VHA_SKIP_XEN=1"; exit 77; }
