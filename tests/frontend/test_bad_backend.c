@@ -23,6 +23,7 @@
 
 #include <xenstore.h>
 
+#include "simdir.h"
 #include "vha/blkif.h"
 #include "vha/front.h"
 #include "vha/log.h"
@@ -196,14 +197,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_duplicate_response_breaks_device),
 	};
-	const char *b = getenv("VHA_BUILD");
-	char path[4200];
 
-	snprintf(path, sizeof(path), "%s/vha-simxenstored", b ? b : "build");
-	if (access(path, X_OK) != 0) {
-		printf("skip: %s is not built\n", path);
+	if (!test_have_binary("vha-simxenstored"))
 		return 77;
-	}
 	vha_log_set_threshold(VHA_LOG_ERROR);
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

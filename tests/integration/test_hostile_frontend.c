@@ -25,6 +25,7 @@
 
 #include <xenstore.h>
 
+#include "simdir.h"
 #include "vha/blkif.h"
 #include "vha/platform.h"
 #include "vha/xenbus.h"
@@ -346,13 +347,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hostile_requests),
 	};
-	const char *b = getenv("VHA_BUILD");
-	char path[4200];
 
-	snprintf(path, sizeof(path), "%s/vha-simxenstored", b ? b : "build");
-	if (access(path, X_OK) != 0) {
-		printf("skip: %s is not built\n", path);
+	if (!test_have_binary("vha-simxenstored"))
 		return 77;
-	}
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "simdir.h"
@@ -41,4 +42,22 @@ struct vha_platform *test_sim_platform(const char *dir, vha_domid_t domid)
 	assert_int_equal(vha_platform_open(&cfg, &p), 0);
 	assert_non_null(p);
 	return p;
+}
+
+const char *test_build_dir(void)
+{
+	const char *b = getenv("VHA_BUILD");
+
+	return b && *b ? b : "build";
+}
+
+bool test_have_binary(const char *binary)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/%s", test_build_dir(), binary);
+	if (access(path, X_OK) == 0)
+		return true;
+	printf("skip: %s is not built\n", path);
+	return false;
 }
