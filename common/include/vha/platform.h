@@ -64,8 +64,10 @@ vha_domid_t vha_platform_domid(const struct vha_platform *p);
 
 /*
  * xenstore through the real libxenstore. On sim, the connection goes to this
- * domain's socket in the simulation directory ($XENSTORED_PATH wins when
- * set). Returns NULL with errno set. The caller closes it with xs_close().
+ * domain's socket in the simulation directory, whatever $XENSTORED_PATH says
+ * (it is set only around xs_open and then restored, and the connection is
+ * socket-only, never /dev/xen/xenbus). Returns NULL with errno set. The
+ * caller closes it with xs_close().
  * Any number of handles may be opened.
  */
 struct xs_handle *vha_platform_xs_open(struct vha_platform *p);
