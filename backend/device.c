@@ -229,10 +229,12 @@ static int connect_device(struct device *dev)
 		vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "discard-secure", dev->target.is_blockdev ? 1 : 0);
 		vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "feature-discard", 1);
 	}
-	vha_info("device %u/%u connected: %s, %" PRIu64 " sectors, %u queue(s), ring order %u%s%s", dev->fe_domid,
-		 dev->devid, params, dev->target.size >> 9, dev->nr_queues,
-		 __builtin_ctz(dev->queues[0].nr_ring_pages), dev->target.direct ? ", O_DIRECT" : "",
-		 dev->readonly ? ", read-only" : "");
+	/* A guest can connect and close in a loop: these lines share the device's rate limit. */
+	vha_log_ratelimited(&dev->rl, VHA_LOG_INFO,
+			    "device %u/%u connected: %s, %" PRIu64 " sectors, %u queue(s), ring order %u%s%s",
+			    dev->fe_domid, dev->devid, params, dev->target.size >> 9, dev->nr_queues,
+			    __builtin_ctz(dev->queues[0].nr_ring_pages), dev->target.direct ? ", O_DIRECT" : "",
+			    dev->readonly ? ", read-only" : "");
 	rc = 0;
 	goto out;
 fail:
@@ -321,12 +323,20 @@ static bool evaluate(struct device *dev)
 		}
 		break;
 	case DEV_CONNECTED:
-		if (fe_state == XenbusStateClosing || fe_state == XenbusStateClosed) {
+		/*
+		 * Closing/Closed is the orderly way out; Initialising while we are
+		 * connected means the frontend started over without closing (its
+		 * process died, say): drop the old rings, then offer InitWait again.
+		 */
+		if (fe_state == XenbusStateClosing || fe_state == XenbusStateClosed ||
+		    fe_state == XenbusStateInitialising) {
 			disconnect(dev);
 			set_state(dev, XenbusStateClosing);
 			set_state(dev, XenbusStateClosed);
 			dev->phase = DEV_CLOSED;
-			vha_info("device %u/%u: frontend closed", dev->fe_domid, dev->devid);
+			dev->dirty = fe_state == XenbusStateInitialising;
+			vha_log_ratelimited(&dev->rl, VHA_LOG_INFO, "device %u/%u: frontend %s", dev->fe_domid,
+					    dev->devid, dev->dirty ? "restarted; reconnecting" : "closed");
 		}
 		break;
 	case DEV_CLOSED:
