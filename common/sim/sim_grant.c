@@ -51,19 +51,35 @@ struct sim_gntshr {
 /* The mapped file of domain `domid`, attached on first use. Caller holds g->lock. */
 static int peer_domain(struct sim_gnttab *g, vha_domid_t domid, struct sim_domain **out)
 {
+	struct sim_domain *dead = NULL;
 	int rc;
 
-	for (uint32_t i = 0; i < g->npeers; i++) {
-		if (g->peers[i].domid == domid) {
+	/* Newest first: a domain destroyed and created again has a newer entry. */
+	for (uint32_t i = g->npeers; i-- > 0;) {
+		if (g->peers[i].domid != domid)
+			continue;
+		if (sim_domain_alive(&g->peers[i])) {
 			*out = &g->peers[i];
 			return 0;
 		}
+		dead = &g->peers[i];
+		break;
 	}
+	/*
+	 * Not attached yet, or only its dead incarnation (which existing
+	 * mappings still reference, so it stays): attach the current file.
+	 */
 	if (g->npeers == SIM_MAX_PEERS)
-		return -ENOMEM;
+		return dead ? (*out = dead, 0) : -ENOMEM;
 	rc = sim_domain_attach(g->sp->simdir, domid, &g->peers[g->npeers]);
-	if (rc < 0)
-		return rc;
+	if (rc < 0 || (dead && !sim_domain_alive(&g->peers[g->npeers]))) {
+		if (rc == 0)
+			sim_domain_detach(&g->peers[g->npeers]);
+		if (!dead)
+			return rc;
+		*out = dead;    /* still dead: the map reports -ESRCH */
+		return 0;
+	}
 	*out = &g->peers[g->npeers++];
 	return 0;
 }

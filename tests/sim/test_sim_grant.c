@@ -189,13 +189,23 @@ static void test_destroy_revokes(void **state)
 	assert_int_equal(vha_gnttab_unmap(g, mapped, 1), 0);
 	assert_int_equal(vha_sim_domain_stats(simdir, 2, &st), 0);
 	assert_int_equal(st.pages_mapped, 0);
-	vha_gnttab_close(g);
 	vha_gntshr_close(s);
-	vha_platform_close(p0);
 	vha_platform_close(p2);
-	/* A dead domain can be created again. */
+	/* A dead domain can be created again, and the same mapping handle maps its new grants. */
 	assert_int_equal(vha_sim_domain_create(simdir, 2), 0);
 	assert_int_equal(vha_sim_domain_create(simdir, 2), -EEXIST);
+	p2 = test_sim_platform(simdir, 2);
+	assert_int_equal(vha_gntshr_open(p2, &s), 0);
+	page = vha_gntshr_share(s, 0, 1, refs, true);
+	assert_non_null(page);
+	memcpy(page, "second life", 12);
+	assert_int_equal(vha_gnttab_map(g, 2, 1, refs, false, &mapped), 0);
+	assert_memory_equal(mapped, "second life", 12);
+	assert_int_equal(vha_gnttab_unmap(g, mapped, 1), 0);
+	vha_gntshr_close(s);
+	vha_platform_close(p2);
+	vha_gnttab_close(g);
+	vha_platform_close(p0);
 }
 
 static void test_grant_copy(void **state)
