@@ -253,40 +253,62 @@ int sim_gnttab_unmap(void *priv, void *addr, uint32_t count)
 	return 0;
 }
 
-/* Map one foreign grant for a copy; returns the page or NULL with *rc set. */
-static void *copy_map(struct sim_gnttab *g, vha_domid_t domid, vha_grant_ref_t ref, bool writable, int *rc)
+/*
+ * One side of a copy: check the grant as Xen does, pin it for the copy's
+ * duration, and move the bytes through the domain's memory file (no mapping,
+ * like the hypervisor's copy). Returns 0 or -errno.
+ */
+static int copy_side(struct sim_gnttab *g, vha_domid_t domid, vha_grant_ref_t ref, uint16_t offset, void *buf,
+		     uint16_t len, bool to_guest)
 {
-	void *addr = NULL;
+	struct sim_domain *d;
+	int64_t frame;
+	ssize_t n;
+	int rc;
 
-	*rc = sim_gnttab_map(g, domid, 1, &ref, writable, &addr);
-	return *rc < 0 ? NULL : addr;
+	if ((uint32_t)offset + len > VHA_PAGE_SIZE)
+		return -EINVAL;
+	pthread_mutex_lock(&g->lock);
+	rc = peer_domain(g, domid, &d);
+	pthread_mutex_unlock(&g->lock);
+	if (rc < 0)
+		return rc;
+	frame = grant_get(d, g->sp->domid, ref, to_guest);
+	if (frame < 0)
+		return (int)frame;
+	if (to_guest)
+		n = pwrite(d->fd, buf, len, (off_t)(sim_frame_offset((uint32_t)frame) + offset));
+	else
+		n = pread(d->fd, buf, len, (off_t)(sim_frame_offset((uint32_t)frame) + offset));
+	rc = n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
+	grant_put(d->hdr, ref);
+	return rc;
 }
 
 int sim_gnttab_copy(void *priv, struct vha_grant_copy_seg *segs, uint32_t count)
 {
 	struct sim_gnttab *g = priv;
+	unsigned char bounce[VHA_PAGE_SIZE];
 
 	for (uint32_t i = 0; i < count; i++) {
 		struct vha_grant_copy_seg *s = &segs[i];
-		void *src = s->src.virt, *dst = s->dst.virt, *src_page = NULL, *dst_page = NULL;
 		int rc = 0;
 
-		if (s->src.foreign) {
-			src_page = copy_map(g, s->src.domid, s->src.ref, false, &rc);
-			src = src_page ? (char *)src_page + s->src.offset : NULL;
-		}
-		if (rc == 0 && s->dst.foreign) {
-			dst_page = copy_map(g, s->dst.domid, s->dst.ref, true, &rc);
-			dst = dst_page ? (char *)dst_page + s->dst.offset : NULL;
-		}
-		if (rc == 0 && (!src || !dst))
+		if (s->len > VHA_PAGE_SIZE) {
 			rc = -EINVAL;
-		if (rc == 0)
-			memcpy(dst, src, s->len);
-		if (src_page)
-			sim_gnttab_unmap(g, src_page, 1);
-		if (dst_page)
-			sim_gnttab_unmap(g, dst_page, 1);
+		} else if (s->src.foreign && s->dst.foreign) {
+			rc = copy_side(g, s->src.domid, s->src.ref, s->src.offset, bounce, s->len, false);
+			if (rc == 0)
+				rc = copy_side(g, s->dst.domid, s->dst.ref, s->dst.offset, bounce, s->len, true);
+		} else if (s->src.foreign) {
+			rc = s->dst.virt ? copy_side(g, s->src.domid, s->src.ref, s->src.offset, s->dst.virt, s->len, false)
+					 : -EINVAL;
+		} else if (s->dst.foreign) {
+			rc = s->src.virt ? copy_side(g, s->dst.domid, s->dst.ref, s->dst.offset, s->src.virt, s->len, true)
+					 : -EINVAL;
+		} else {
+			rc = -EINVAL;   /* neither side foreign: not a grant copy */
+		}
 		s->status = (int16_t)rc;
 	}
 	return 0;
