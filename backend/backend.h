@@ -22,6 +22,18 @@
 #define BACKEND_MAX_QUEUES 16u
 #define BACKEND_MAX_DEVICES 256u
 
+/* How a request's data pages reach the backend (docs/backend.md, "Grant strategies"). */
+enum grant_strategy {
+	GS_MAP,                         /* map the request's grants, unmap on completion */
+	GS_PERSISTENT,                  /* feature-persistent: keep grants mapped in a bounded cache */
+	GS_COPY,                        /* grant-copy into backend buffers */
+	GS_ADAPTIVE,                    /* persistent if negotiated, else copy small and map large */
+};
+#define GS_COUNT 4
+
+const char *grant_strategy_name(enum grant_strategy s);
+int grant_strategy_parse(const char *name);     /* -1 if unknown */
+
 struct backend_config {
 	const char *type;               /* xenstore backend type, "vbd" */
 	unsigned int max_queues;
@@ -29,6 +41,10 @@ struct backend_config {
 	unsigned int max_indirect_segments;
 	bool direct;                    /* O_DIRECT on targets */
 	const char *state_dir;
+	enum grant_strategy strategy;   /* default; a device's "grant-strategy" node overrides */
+	unsigned int persistent_max;    /* grants cached per queue */
+	unsigned int copy_max;          /* adaptive: requests up to this many bytes are copied */
+	unsigned int copy_buffer_max;   /* bytes of copy buffers per queue */
 };
 
 /* The storage a device serves. */
@@ -45,27 +61,63 @@ struct target {
 /* Open `path` (read-only if !writable). Logs errors. */
 int target_open(struct target *t, const char *path, bool writable, bool want_direct);
 void target_close(struct target *t);
+/* Current size in bytes (stat / BLKGETSIZE64), or -errno. */
+int64_t target_size(struct target *t);
 /* Discard [offset, offset+len) synchronously. */
 int target_discard(struct target *t, uint64_t offset, uint64_t len, bool secure);
 
 struct queue_stats {
-	uint64_t requests, reads, writes, flushes, discards;
+	uint64_t requests, reads, writes, flushes, barriers, discards, indirect;
 	uint64_t bytes_read, bytes_written;
 	uint64_t errors, rejected;
 	uint64_t notifies_sent, events_received;
+	uint64_t strategy[GS_COUNT];    /* data requests served by each strategy (never GS_ADAPTIVE) */
 };
+
+/* grants.c: one persistently mapped grant. */
+struct pgrant {
+	grant_ref_t ref;
+	void *addr;
+	unsigned int users;             /* in-flight requests using it */
+	struct pgrant *hnext;           /* hash chain, or the free list */
+	struct pgrant *lru_prev, *lru_next;     /* on the idle list while users == 0 */
+};
+
+struct grant_cache {
+	struct pgrant *entries;
+	struct pgrant **buckets;
+	struct pgrant *free;
+	struct pgrant idle;             /* sentinel: idle entries, least recently used first */
+	unsigned int capacity, nbuckets, used;
+	uint64_t hits, misses, evictions, uncacheable;
+};
+
+/* capacity 0: an empty cache whose lookups always miss. */
+int gcache_init(struct grant_cache *c, unsigned int capacity);
+/* The page of ref, mapped read-write and held until gcache_put; NULL: map it per request instead. */
+void *gcache_get(struct grant_cache *c, struct vha_gnttab *g, vha_domid_t domid, grant_ref_t ref,
+		 struct pgrant **out);
+void gcache_put(struct grant_cache *c, struct pgrant *e);
+/* Unmap everything; no entry may be in use. */
+void gcache_destroy(struct grant_cache *c, struct vha_gnttab *g);
 
 struct device;
 
 /* One in-flight request of a queue. */
 struct inflight {
 	struct vha_blkif_req req;       /* the private, validated copy */
-	void *map;                      /* data pages mapped for this request */
+	enum grant_strategy strategy;   /* how its data pages were reached */
+	void *map;                      /* pages mapped for this request only */
 	uint32_t nr_map;
+	struct pgrant *pg[VHA_BLKIF_MAX_SEGMENTS];      /* persistent entries held */
+	uint32_t nr_pg;
+	void *cbuf;                     /* copy strategy: backend buffer, kept for reuse */
+	size_t cbuf_size;
 	uint32_t nr_iov;
 	uint64_t expect;                /* bytes the SQE must transfer */
 	struct iovec iov[VHA_BLKIF_MAX_SEGMENTS];
 	bool busy;
+	bool link_failed;               /* flush/barrier: the linked data write failed */
 };
 
 struct queue {
@@ -91,6 +143,9 @@ struct queue {
 	unsigned int inflight;
 	bool stopping;
 	struct queue_stats stats;       /* written by the worker, read racily for stats.json */
+	struct grant_cache cache;       /* persistent grants (capacity 0 unless negotiated) */
+	size_t cbuf_total;              /* bytes of copy buffers held by slots */
+	unsigned char *indirect_buf;    /* private copy of a request's indirect pages */
 	struct vha_ratelimit rl;
 };
 
@@ -114,6 +169,10 @@ struct device {
 	enum device_phase phase;
 	bool dirty;
 	bool readonly, cdrom;
+	enum grant_strategy strategy;   /* configured for this device */
+	bool persistent;                /* feature-persistent negotiated */
+	volatile int discard_unsupported;       /* set by a worker: withdraw feature-discard */
+	uint64_t last_size;             /* target size last published (online resize) */
 	struct target target;
 	struct vha_blkif_limits limits;
 	unsigned int nr_queues;
@@ -140,6 +199,8 @@ void backend_process(struct backend *be);
 /* Close every device (SIGTERM). */
 void backend_shutdown(struct backend *be);
 int backend_write_stats(struct backend *be);
+/* Publish a new size for every connected device whose target changed (online resize). */
+void backend_check_sizes(struct backend *be);
 
 /* queue.c: the data path. */
 int queue_start(struct queue *q);

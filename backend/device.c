@@ -55,12 +55,36 @@ static void set_state(struct device *dev, int state)
 	vha_xenbus_write_state(dev->be->xs, XBT_NULL, dev->be_path, state);
 }
 
+/* The toolstack may pick a device's grant strategy with a "grant-strategy" node in its backend dir. */
+static void read_strategy(struct device *dev)
+{
+	char *name = NULL;
+	int s;
+
+	dev->strategy = dev->be->cfg.strategy;
+	if (vha_xs_read_str(dev->be->xs, XBT_NULL, dev->be_path, "grant-strategy", &name) < 0)
+		return;
+	s = grant_strategy_parse(name);
+	if (s < 0)
+		vha_log_ratelimited(&dev->rl, VHA_LOG_WARN, "device %u/%u: unknown grant-strategy '%s'; using %s",
+				    dev->fe_domid, dev->devid, name, grant_strategy_name(dev->strategy));
+	else
+		dev->strategy = (enum grant_strategy)s;
+	free(name);
+}
+
+static bool offers_persistent(const struct device *dev)
+{
+	return (dev->strategy == GS_PERSISTENT || dev->strategy == GS_ADAPTIVE) && dev->be->cfg.persistent_max > 0;
+}
+
 static void publish_features(struct device *dev)
 {
 	struct backend *be = dev->be;
 	struct xs_handle *xs = be->xs;
 	xs_transaction_t t;
 
+	read_strategy(dev);
 	for (int tries = 0; tries < 10; tries++) {
 		t = xs_transaction_start(xs);
 		if (t == XBT_NULL)
@@ -69,8 +93,8 @@ static void publish_features(struct device *dev)
 		vha_xs_write_uint(xs, t, dev->be_path, "multi-queue-max-queues", be->cfg.max_queues);
 		vha_xs_write_uint(xs, t, dev->be_path, "feature-max-indirect-segments", be->cfg.max_indirect_segments);
 		vha_xs_write_uint(xs, t, dev->be_path, "feature-flush-cache", 1);
-		vha_xs_write_uint(xs, t, dev->be_path, "feature-barrier", 0);
-		vha_xs_write_uint(xs, t, dev->be_path, "feature-persistent", 0);
+		vha_xs_write_uint(xs, t, dev->be_path, "feature-barrier", 1);
+		vha_xs_write_uint(xs, t, dev->be_path, "feature-persistent", offers_persistent(dev) ? 1 : 0);
 		vha_xs_write_uint(xs, t, dev->be_path, "feature-discard", 0);
 		if (xs_transaction_end(xs, t, false))
 			return;
@@ -134,7 +158,7 @@ static int connect_device(struct device *dev)
 	struct backend *be = dev->be;
 	struct xs_handle *xs = be->xs;
 	char *params = NULL, *mode = NULL, *protocol = NULL, *devtype = NULL;
-	uint64_t nq = 1;
+	uint64_t nq = 1, fe_persistent = 0;
 	int rc;
 
 	rc = vha_xs_read_str(xs, XBT_NULL, dev->be_path, "params", &params);
@@ -164,6 +188,10 @@ static int connect_device(struct device *dev)
 		goto out;
 	}
 
+	vha_xs_read_uint(xs, XBT_NULL, dev->fe_path, "feature-persistent", 0, &fe_persistent);
+	dev->persistent = offers_persistent(dev) && fe_persistent == 1;
+	__atomic_store_n(&dev->discard_unsupported, 0, __ATOMIC_RELAXED);
+
 	rc = target_open(&dev->target, params, !dev->readonly, be->cfg.direct);
 	if (rc < 0) {
 		device_error(dev, "cannot open %s: %s", params, strerror(-rc));
@@ -175,7 +203,7 @@ static int connect_device(struct device *dev)
 		.max_indirect_segments = be->cfg.max_indirect_segments,
 		.readonly = dev->readonly,
 		.flush = true,
-		.barrier = false,
+		.barrier = true,
 		.discard = dev->target.discard && !dev->readonly,
 	};
 
@@ -218,6 +246,7 @@ static int connect_device(struct device *dev)
 		}
 	}
 
+	dev->last_size = dev->target.size;
 	vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "sectors", dev->target.size >> 9);
 	vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "sector-size", dev->target.logical_block);
 	vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "physical-sector-size", dev->target.physical_block);
@@ -231,9 +260,11 @@ static int connect_device(struct device *dev)
 	}
 	/* A guest can connect and close in a loop: these lines share the device's rate limit. */
 	vha_log_ratelimited(&dev->rl, VHA_LOG_INFO,
-			    "device %u/%u connected: %s, %" PRIu64 " sectors, %u queue(s), ring order %u%s%s",
+			    "device %u/%u connected: %s, %" PRIu64 " sectors, %u queue(s), ring order %u, "
+			    "grants %s%s%s%s",
 			    dev->fe_domid, dev->devid, params, dev->target.size >> 9, dev->nr_queues,
-			    __builtin_ctz(dev->queues[0].nr_ring_pages), dev->target.direct ? ", O_DIRECT" : "",
+			    __builtin_ctz(dev->queues[0].nr_ring_pages), grant_strategy_name(dev->strategy),
+			    dev->persistent ? " (persistent negotiated)" : "", dev->target.direct ? ", O_DIRECT" : "",
 			    dev->readonly ? ", read-only" : "");
 	rc = 0;
 	goto out;
@@ -297,8 +328,32 @@ static bool evaluate(struct device *dev)
 		return true;
 	}
 
+	if (__atomic_load_n(&dev->discard_unsupported, __ATOMIC_ACQUIRE) == 1 && dev->phase == DEV_CONNECTED) {
+		/* The target cannot discard after all: withdraw the feature, as blkback does. */
+		__atomic_store_n(&dev->discard_unsupported, 2, __ATOMIC_RELEASE);
+		vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "feature-discard", 0);
+		vha_log_ratelimited(&dev->rl, VHA_LOG_INFO, "device %u/%u: target cannot discard; feature withdrawn",
+				    dev->fe_domid, dev->devid);
+	}
+
 	switch (dev->phase) {
 	case DEV_NEW:
+		if (state == XenbusStateInitWait || state == XenbusStateInitialised || state == XenbusStateConnected ||
+		    state == XenbusStateReconfiguring || state == XenbusStateReconfigured) {
+			/*
+			 * Left live by an earlier backend process (it was killed): its
+			 * rings cannot be resumed (responses complete out of order, so
+			 * what was in flight is unknown). Close; a frontend that
+			 * reconnects (libvhafront does, and resubmits) gets fresh rings.
+			 */
+			vha_info("device %u/%u: taking over from an earlier backend; asking the frontend to reconnect",
+				 dev->fe_domid, dev->devid);
+			set_state(dev, XenbusStateClosing);
+			set_state(dev, XenbusStateClosed);
+			dev->phase = DEV_CLOSED;
+			dev->dirty = true;
+			break;
+		}
 		publish_features(dev);
 		set_state(dev, XenbusStateInitWait);
 		dev->phase = DEV_INITWAIT;
@@ -489,7 +544,8 @@ void backend_process(struct backend *be)
 	}
 	if (read(be->wake_fd, &junk, sizeof(junk)) > 0)
 		for (unsigned int i = 0; i < be->nr_devices; i++)
-			if (__atomic_load_n(&be->devices[i]->broken, __ATOMIC_ACQUIRE))
+			if (__atomic_load_n(&be->devices[i]->broken, __ATOMIC_ACQUIRE) ||
+			    __atomic_load_n(&be->devices[i]->discard_unsupported, __ATOMIC_ACQUIRE) == 1)
 				be->devices[i]->dirty = true;
 	for (unsigned int i = 0; i < be->nr_devices;) {
 		struct device *dev = be->devices[i];
@@ -550,6 +606,48 @@ void backend_shutdown(struct backend *be)
 	}
 }
 
+/*
+ * Online resize, as Linux blkback does it: write the new "sectors" and
+ * rewrite "state" (Connected) in one transaction, so a frontend's watch on
+ * the backend state fires and it reads the new size.
+ */
+static void publish_size(struct device *dev, uint64_t size)
+{
+	struct xs_handle *xs = dev->be->xs;
+
+	for (int tries = 0; tries < 10; tries++) {
+		xs_transaction_t t = xs_transaction_start(xs);
+
+		if (t == XBT_NULL)
+			return;
+		vha_xs_write_uint(xs, t, dev->be_path, "sectors", size >> 9);
+		vha_xenbus_write_state(xs, t, dev->be_path, XenbusStateConnected);
+		if (xs_transaction_end(xs, t, false) || errno != EAGAIN)
+			return;
+	}
+}
+
+void backend_check_sizes(struct backend *be)
+{
+	for (unsigned int i = 0; i < be->nr_devices; i++) {
+		struct device *dev = be->devices[i];
+		int64_t size;
+
+		if (dev->phase != DEV_CONNECTED)
+			continue;
+		size = target_size(&dev->target);
+		if (size < 0 || (uint64_t)size == dev->last_size)
+			continue;
+		vha_log_ratelimited(&dev->rl, VHA_LOG_INFO, "device %u/%u: target size changed from %" PRIu64
+				    " to %" PRId64 " sectors", dev->fe_domid, dev->devid, dev->last_size >> 9, size >> 9);
+		dev->last_size = (uint64_t)size;
+		dev->target.size = (uint64_t)size;
+		/* Workers validate against this; a request in flight finishes against the old size. */
+		__atomic_store_n(&dev->limits.sectors, (uint64_t)size >> 9, __ATOMIC_RELEASE);
+		publish_size(dev, (uint64_t)size);
+	}
+}
+
 int backend_write_stats(struct backend *be)
 {
 	char path[4096], tmp[4200];
@@ -566,20 +664,31 @@ int backend_write_stats(struct backend *be)
 	for (unsigned int i = 0; i < be->nr_devices; i++) {
 		struct device *dev = be->devices[i];
 
-		fprintf(f, "%s\n {\"frontend\": %u, \"devid\": %u, \"connected\": %s, \"queues\": [", i ? "," : "",
-			dev->fe_domid, dev->devid, dev->phase == DEV_CONNECTED ? "true" : "false");
+		fprintf(f, "%s\n {\"frontend\": %u, \"devid\": %u, \"connected\": %s, \"grant_strategy\": \"%s\", "
+			"\"persistent\": %s, \"sectors\": %" PRIu64 ", \"queues\": [", i ? "," : "",
+			dev->fe_domid, dev->devid, dev->phase == DEV_CONNECTED ? "true" : "false",
+			grant_strategy_name(dev->strategy), dev->persistent ? "true" : "false", dev->last_size >> 9);
 		for (unsigned int j = 0; j < dev->nr_queues; j++) {
-			const struct queue_stats *s = &dev->queues[j].stats;
+			const struct queue *q = &dev->queues[j];
+			const struct queue_stats *s = &q->stats;
+			const struct grant_cache *c = &q->cache;
+			uint64_t lookups = c->hits + c->misses;
 
 			fprintf(f,
-				"%s{\"queue\": %u, \"ring_pages\": %u, \"requests\": %" PRIu64 ", \"reads\": %" PRIu64
-				", \"writes\": %" PRIu64 ", \"flushes\": %" PRIu64 ", \"discards\": %" PRIu64
+				"%s\n  {\"queue\": %u, \"ring_pages\": %u, \"requests\": %" PRIu64 ", \"reads\": %" PRIu64
+				", \"writes\": %" PRIu64 ", \"flushes\": %" PRIu64 ", \"barriers\": %" PRIu64
+				", \"discards\": %" PRIu64 ", \"indirect\": %" PRIu64
 				", \"bytes_read\": %" PRIu64 ", \"bytes_written\": %" PRIu64 ", \"errors\": %" PRIu64
 				", \"rejected\": %" PRIu64 ", \"notifies_sent\": %" PRIu64
-				", \"events_received\": %" PRIu64 ", \"strategy_map\": %" PRIu64 "}",
-				j ? ", " : "", j, dev->queues[j].nr_ring_pages, s->requests, s->reads, s->writes,
-				s->flushes, s->discards, s->bytes_read, s->bytes_written, s->errors, s->rejected,
-				s->notifies_sent, s->events_received, s->reads + s->writes);
+				", \"events_received\": %" PRIu64 ", \"strategy_map\": %" PRIu64
+				", \"strategy_persistent\": %" PRIu64 ", \"strategy_copy\": %" PRIu64
+				", \"grant_cache\": {\"size\": %u, \"capacity\": %u, \"hits\": %" PRIu64
+				", \"misses\": %" PRIu64 ", \"evictions\": %" PRIu64 ", \"hit_rate\": %.4f}}",
+				j ? "," : "", j, q->nr_ring_pages, s->requests, s->reads, s->writes, s->flushes,
+				s->barriers, s->discards, s->indirect, s->bytes_read, s->bytes_written, s->errors,
+				s->rejected, s->notifies_sent, s->events_received, s->strategy[GS_MAP],
+				s->strategy[GS_PERSISTENT], s->strategy[GS_COPY], c->used, c->capacity, c->hits,
+				c->misses, c->evictions, lookups ? (double)c->hits / (double)lookups : 0.0);
 		}
 		fprintf(f, "]}");
 	}

@@ -18,15 +18,21 @@
 
 #define SECTOR_SHIFT 9
 
+static void wake_main(struct queue *q)
+{
+	uint64_t one = 1;
+
+	if (write(q->dev->be->wake_fd, &one, sizeof(one)) < 0)
+		vha_debug("wake main: %s", strerror(errno));
+}
+
 static void queue_fail(struct queue *q, const char *why)
 {
 	vha_log_ratelimited(&q->rl, VHA_LOG_ERROR, "device %u/%u queue %u: %s; closing the device",
 			    q->dev->fe_domid, q->dev->devid, q->index, why);
 	__atomic_store_n(&q->dev->broken, 1, __ATOMIC_RELEASE);
 	q->stopping = true;
-	uint64_t one = 1;
-	if (write(q->dev->be->wake_fd, &one, sizeof(one)) < 0)
-		vha_debug("wake main: %s", strerror(errno));
+	wake_main(q);
 }
 
 static void respond(struct queue *q, const struct vha_blkif_req *req, int16_t status)
@@ -46,22 +52,38 @@ static void reject(struct queue *q, struct vha_blkif_req *req, enum vha_blkif_re
 	respond(q, req, vha_blkif_reject_status(why));
 }
 
-/* Indirect requests: map the segment pages read-only, copy them out once, unmap. */
+/*
+ * Indirect requests: grant-copy the part of the segment pages in use into a
+ * private buffer (never mapped, so never read twice), then decode it.
+ */
 static int load_indirect(struct queue *q, struct vha_blkif_req *req)
 {
 	struct device *dev = q->dev;
+	struct vha_grant_copy_seg segs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
 	const void *pages[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
-	void *map = NULL;
+	size_t left = (size_t)req->nr_segments * sizeof(struct blkif_request_segment);
 	int rc;
 
-	rc = vha_gnttab_map(dev->be->gnttab, dev->fe_domid, req->nr_indirect_pages, req->indirect_grefs, false,
-			    &map);
+	memset(segs, 0, sizeof(segs));
+	for (uint32_t i = 0; i < req->nr_indirect_pages; i++) {
+		size_t n = left < VHA_PAGE_SIZE ? left : VHA_PAGE_SIZE;
+
+		segs[i].src.foreign = true;
+		segs[i].src.domid = dev->fe_domid;
+		segs[i].src.ref = req->indirect_grefs[i];
+		segs[i].dst.virt = q->indirect_buf + (size_t)i * VHA_PAGE_SIZE;
+		segs[i].len = (uint16_t)n;
+		pages[i] = segs[i].dst.virt;
+		left -= n;
+	}
+	rc = vha_gnttab_copy(dev->be->gnttab, segs, req->nr_indirect_pages);
+	for (uint32_t i = 0; rc == 0 && i < req->nr_indirect_pages; i++)
+		rc = segs[i].status;
 	if (rc < 0)
 		return rc;
-	for (uint32_t i = 0; i < req->nr_indirect_pages; i++)
-		pages[i] = (const char *)map + (size_t)i * VHA_PAGE_SIZE;
 	vha_blkif_load_indirect(req, pages);
-	return vha_gnttab_unmap(dev->be->gnttab, map, req->nr_indirect_pages);
+	q->stats.indirect++;
+	return 0;
 }
 
 static struct io_uring_sqe *get_sqe(struct queue *q)
@@ -75,46 +97,161 @@ static struct io_uring_sqe *get_sqe(struct queue *q)
 	return sqe;
 }
 
-/* Turn a validated read/write into iovecs over freshly mapped guest pages. */
-static int map_data(struct queue *q, struct inflight *s)
+static uint64_t seg_len(const struct vha_blkif_seg *seg)
+{
+	return (uint64_t)(seg->last_sect - seg->first_sect + 1) << SECTOR_SHIFT;
+}
+
+/* Append a segment's bytes at base to the iovecs, merging with the previous one where contiguous. */
+static void add_iov(struct inflight *s, char *base, size_t len)
+{
+	struct iovec *prev = s->nr_iov ? &s->iov[s->nr_iov - 1] : NULL;
+
+	if (prev && (char *)prev->iov_base + prev->iov_len == base) {
+		prev->iov_len += len;
+	} else {
+		s->iov[s->nr_iov].iov_base = base;
+		s->iov[s->nr_iov].iov_len = len;
+		s->nr_iov++;
+	}
+	s->expect += len;
+}
+
+static enum grant_strategy choose_strategy(struct queue *q, const struct vha_blkif_req *req)
+{
+	const struct device *dev = q->dev;
+
+	switch (dev->strategy) {
+	case GS_PERSISTENT:
+		return dev->persistent ? GS_PERSISTENT : GS_MAP;
+	case GS_COPY:
+		return GS_COPY;
+	case GS_ADAPTIVE:
+		if (dev->persistent)
+			return GS_PERSISTENT;
+		return (req->nr_sectors << SECTOR_SHIFT) <= dev->be->cfg.copy_max ? GS_COPY : GS_MAP;
+	default:
+		return GS_MAP;
+	}
+}
+
+/* Grant-copy between the slot's buffer and the request's segments (to_guest: after a disk read). */
+static int copy_segments(struct queue *q, struct inflight *s, bool to_guest)
+{
+	struct vha_grant_copy_seg segs[VHA_BLKIF_MAX_SEGMENTS];
+	const struct vha_blkif_req *req = &s->req;
+	size_t off = 0;
+	int rc;
+
+	memset(segs, 0, req->nr_segments * sizeof(segs[0]));
+	for (uint32_t i = 0; i < req->nr_segments; i++) {
+		struct vha_grant_copy_seg *g = &segs[i];
+		typeof(g->src) *guest = to_guest ? &g->dst : &g->src, *local = to_guest ? &g->src : &g->dst;
+
+		guest->foreign = true;
+		guest->domid = q->dev->fe_domid;
+		guest->ref = req->seg[i].gref;
+		guest->offset = (uint16_t)(req->seg[i].first_sect << SECTOR_SHIFT);
+		local->virt = (char *)s->cbuf + off;
+		g->len = (uint16_t)seg_len(&req->seg[i]);
+		off += g->len;
+	}
+	rc = vha_gnttab_copy(q->dev->be->gnttab, segs, req->nr_segments);
+	for (uint32_t i = 0; rc == 0 && i < req->nr_segments; i++)
+		rc = segs[i].status;
+	return rc;
+}
+
+/* Copy strategy: a page-aligned backend buffer per slot, within the queue's budget. */
+static int prepare_copy(struct queue *q, struct inflight *s)
+{
+	size_t need = (size_t)((s->req.nr_sectors << SECTOR_SHIFT) + VHA_PAGE_SIZE - 1) & ~(size_t)(VHA_PAGE_SIZE - 1);
+	int rc;
+
+	if (s->cbuf_size < need) {
+		void *buf;
+
+		if (q->cbuf_total - s->cbuf_size + need > q->dev->be->cfg.copy_buffer_max)
+			return -ENOBUFS;        /* over budget: the caller maps instead */
+		if (posix_memalign(&buf, VHA_PAGE_SIZE, need) != 0)
+			return -ENOBUFS;
+		q->cbuf_total = q->cbuf_total - s->cbuf_size + need;
+		free(s->cbuf);
+		s->cbuf = buf;
+		s->cbuf_size = need;
+	}
+	if (s->req.op != VHA_BLKIF_READ) {
+		rc = copy_segments(q, s, false);
+		if (rc < 0)
+			return rc;
+	}
+	add_iov(s, s->cbuf, (size_t)(s->req.nr_sectors << SECTOR_SHIFT));
+	return 0;
+}
+
+/*
+ * Map or look up the request's data pages and build the iovecs. Persistent:
+ * each segment from the cache; the ones it cannot hold are mapped per request
+ * in one batch. Map: every segment in one batch.
+ */
+static int prepare_map(struct queue *q, struct inflight *s, bool persistent)
 {
 	struct vha_blkif_req *req = &s->req;
 	grant_ref_t refs[VHA_BLKIF_MAX_SEGMENTS];
+	char *page[VHA_BLKIF_MAX_SEGMENTS];
+	uint32_t miss[VHA_BLKIF_MAX_SEGMENTS], nmiss = 0;
 	/* A disk read writes into guest memory; a disk write only reads it. Never more rights. */
 	bool writable = req->op == VHA_BLKIF_READ;
 	int rc;
 
-	for (uint32_t i = 0; i < req->nr_segments; i++)
-		refs[i] = req->seg[i].gref;
-	rc = vha_gnttab_map(q->dev->be->gnttab, q->dev->fe_domid, req->nr_segments, refs, writable, &s->map);
-	if (rc < 0)
-		return rc;
-	s->nr_map = req->nr_segments;
-	s->nr_iov = 0;
-	s->expect = 0;
 	for (uint32_t i = 0; i < req->nr_segments; i++) {
-		char *base = (char *)s->map + (size_t)i * VHA_PAGE_SIZE + ((size_t)req->seg[i].first_sect << SECTOR_SHIFT);
-		size_t len = (size_t)(req->seg[i].last_sect - req->seg[i].first_sect + 1) << SECTOR_SHIFT;
-		struct iovec *prev = s->nr_iov ? &s->iov[s->nr_iov - 1] : NULL;
+		struct pgrant *e = NULL;
 
-		/* Pages are contiguous in the mapping: merge a segment that continues the previous one. */
-		if (prev && (char *)prev->iov_base + prev->iov_len == base) {
-			prev->iov_len += len;
-		} else {
-			s->iov[s->nr_iov].iov_base = base;
-			s->iov[s->nr_iov].iov_len = len;
-			s->nr_iov++;
+		page[i] = persistent ? gcache_get(&q->cache, q->dev->be->gnttab, q->dev->fe_domid, req->seg[i].gref, &e)
+				     : NULL;
+		if (e)
+			s->pg[s->nr_pg++] = e;
+		if (!page[i]) {
+			refs[nmiss] = req->seg[i].gref;
+			miss[nmiss++] = i;
 		}
-		s->expect += len;
 	}
+	if (nmiss) {
+		rc = vha_gnttab_map(q->dev->be->gnttab, q->dev->fe_domid, nmiss, refs, writable, &s->map);
+		if (rc < 0)
+			return rc;
+		s->nr_map = nmiss;
+		for (uint32_t j = 0; j < nmiss; j++)
+			page[miss[j]] = (char *)s->map + (size_t)j * VHA_PAGE_SIZE;
+	}
+	for (uint32_t i = 0; i < req->nr_segments; i++)
+		add_iov(s, page[i] + ((size_t)req->seg[i].first_sect << SECTOR_SHIFT), (size_t)seg_len(&req->seg[i]));
 	return 0;
 }
 
+/* Make the request's data reachable through s->iov with the device's strategy. */
+static int prepare_data(struct queue *q, struct inflight *s)
+{
+	int rc;
+
+	s->strategy = choose_strategy(q, &s->req);
+	if (s->strategy == GS_COPY) {
+		rc = prepare_copy(q, s);
+		if (rc != -ENOBUFS)
+			return rc;
+		s->strategy = GS_MAP;
+	}
+	return prepare_map(q, s, s->strategy == GS_PERSISTENT);
+}
+
 /* Returns 0, or -errno if the platform could not unmap (the request then fails). */
-static int unmap_data(struct queue *q, struct inflight *s)
+static int release_data(struct queue *q, struct inflight *s)
 {
 	int rc = 0;
 
+	for (uint32_t i = 0; i < s->nr_pg; i++)
+		gcache_put(&q->cache, s->pg[i]);
+	s->nr_pg = 0;
 	if (s->map) {
 		rc = vha_gnttab_unmap(q->dev->be->gnttab, s->map, s->nr_map);
 		if (rc < 0)
@@ -128,7 +265,7 @@ static int unmap_data(struct queue *q, struct inflight *s)
 
 static void finish(struct queue *q, struct inflight *s, int16_t status)
 {
-	if (unmap_data(q, s) < 0)
+	if (release_data(q, s) < 0)
 		status = BLKIF_RSP_ERROR;
 	respond(q, &s->req, status);
 	s->busy = false;
@@ -167,41 +304,60 @@ static void handle_request(struct queue *q, struct inflight *s)
 		q->stats.discards++;
 		rc = target_discard(&dev->target, req->sector << SECTOR_SHIFT, req->nr_sectors << SECTOR_SHIFT,
 				    req->secure);
+		if (rc == -EOPNOTSUPP && !req->secure) {
+			/* Later discards are refused up front; the main thread withdraws feature-discard. */
+			int zero = 0;
+
+			__atomic_store_n(&dev->limits.discard, false, __ATOMIC_RELEASE);
+			if (__atomic_compare_exchange_n(&dev->discard_unsupported, &zero, 1, false, __ATOMIC_ACQ_REL,
+							__ATOMIC_RELAXED))
+				wake_main(q);
+		}
 		respond(q, req, rc == 0 ? BLKIF_RSP_OKAY : rc == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR);
 		return;
 	}
 
 	s->busy = true;
 	s->map = NULL;
+	s->nr_map = s->nr_pg = 0;
 	s->nr_iov = 0;
+	s->expect = 0;
+	s->link_failed = false;
 	q->inflight++;
 	if (req->nr_segments > 0) {
-		rc = map_data(q, s);
+		rc = prepare_data(q, s);
 		if (rc < 0) {
-			vha_log_ratelimited(&q->rl, VHA_LOG_WARN, "device %u/%u: cannot map grants: %s",
+			vha_log_ratelimited(&q->rl, VHA_LOG_WARN, "device %u/%u: cannot reach the data pages: %s",
 					    dev->fe_domid, dev->devid, strerror(-rc));
 			finish(q, s, BLKIF_RSP_ERROR);
 			return;
 		}
+		q->stats.strategy[s->strategy]++;
 	}
 	if (req->op == VHA_BLKIF_FLUSH || req->op == VHA_BLKIF_BARRIER) {
-		q->stats.flushes++;
+		if (req->op == VHA_BLKIF_FLUSH)
+			q->stats.flushes++;
+		else
+			q->stats.barriers++;
 		/*
-		 * Drain: the fsync starts only after every earlier SQE completed,
-		 * so an acknowledged flush covers every write acknowledged before.
-		 * Data segments (flush with payload) are written first, linked.
+		 * Drain: the fsync starts only after every earlier SQE of this
+		 * queue completed, so an acknowledged flush covers every write
+		 * acknowledged before it; and nothing later starts before the
+		 * fsync completes, which is what a barrier asks. Data segments
+		 * (a barrier write, or a flush with payload as blkfront sends
+		 * for FUA) are written first, linked to the fsync.
 		 */
 		if (s->nr_iov) {
 			sqe = get_sqe(q);
 			io_uring_prep_writev(sqe, dev->target.fd, s->iov, s->nr_iov, req->sector << SECTOR_SHIFT);
 			sqe->flags |= IOSQE_IO_DRAIN | IOSQE_IO_LINK;
-			io_uring_sqe_set_data(sqe, NULL);   /* completion reported by the fsync */
+			/* Tagged: its result is checked, the fsync reports. */
+			io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)s | 1);
 			q->stats.bytes_written += s->expect;
 		}
 		sqe = get_sqe(q);
 		io_uring_prep_fsync(sqe, dev->target.fd, IORING_FSYNC_DATASYNC);
 		sqe->flags |= IOSQE_IO_DRAIN;
-		s->expect = 0;
 		io_uring_sqe_set_data(sqe, s);
 		return;
 	}
@@ -259,12 +415,26 @@ static void reap(struct queue *q)
 		int res = cqe->res;
 
 		io_uring_cqe_seen(&q->ring, cqe);
-		if (!s)
-			continue;       /* the linked write of a flush: its fsync reports */
+		if ((uintptr_t)s & 1) {
+			/* The linked write of a flush or barrier: remember a failure; its fsync reports. */
+			s = (struct inflight *)((uintptr_t)s & ~(uintptr_t)1);
+			if (res < 0 || (uint64_t)res != s->expect)
+				s->link_failed = true;
+			s->expect = 0;
+			continue;
+		}
+		if (s->link_failed && res >= 0)
+			res = -EIO;
 		if (res < 0 || (uint64_t)res != s->expect) {
 			vha_log_ratelimited(&q->rl, VHA_LOG_ERROR, "device %u/%u: I/O error at sector %llu: %s",
 					    q->dev->fe_domid, q->dev->devid, (unsigned long long)s->req.sector,
 					    res < 0 ? strerror(-res) : "short transfer");
+			finish(q, s, BLKIF_RSP_ERROR);
+			continue;
+		}
+		if (s->strategy == GS_COPY && s->req.op == VHA_BLKIF_READ && copy_segments(q, s, true) < 0) {
+			vha_log_ratelimited(&q->rl, VHA_LOG_WARN, "device %u/%u: cannot copy read data to the guest",
+					    q->dev->fe_domid, q->dev->devid);
 			finish(q, s, BLKIF_RSP_ERROR);
 			continue;
 		}
@@ -324,10 +494,14 @@ int queue_start(struct queue *q)
 
 	q->nr_slots = vha_blkif_ring_size(q->nr_ring_pages);
 	q->slots = calloc(q->nr_slots, sizeof(*q->slots));
+	q->indirect_buf = aligned_alloc(VHA_PAGE_SIZE, BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * VHA_PAGE_SIZE);
 	q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	q->cq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!q->slots || q->stop_fd < 0 || q->cq_fd < 0)
+	if (!q->slots || !q->indirect_buf || q->stop_fd < 0 || q->cq_fd < 0)
 		return -ENOMEM;
+	rc = gcache_init(&q->cache, q->dev->persistent ? q->dev->be->cfg.persistent_max : 0);
+	if (rc < 0)
+		return rc;
 	rc = io_uring_queue_init_params(q->nr_slots * 2, &q->ring, &params);
 	if (rc < 0)
 		return rc;
@@ -358,10 +532,16 @@ void queue_stop(struct queue *q)
 		io_uring_queue_exit(&q->ring);
 		q->ring_ready = false;
 	}
-	for (unsigned int i = 0; q->slots && i < q->nr_slots; i++)
-		unmap_data(q, &q->slots[i]);
+	for (unsigned int i = 0; q->slots && i < q->nr_slots; i++) {
+		release_data(q, &q->slots[i]);
+		free(q->slots[i].cbuf);
+	}
 	free(q->slots);
 	q->slots = NULL;
+	q->cbuf_total = 0;
+	gcache_destroy(&q->cache, q->dev->be->gnttab);
+	free(q->indirect_buf);
+	q->indirect_buf = NULL;
 	if (q->evtchn) {
 		if (q->local_port > 0)
 			vha_evtchn_unbind(q->evtchn, (vha_evtchn_port_t)q->local_port);

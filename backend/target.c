@@ -97,3 +97,15 @@ int target_discard(struct target *t, uint64_t offset, uint64_t len, bool secure)
 		return -errno;
 	return 0;
 }
+
+int64_t target_size(struct target *t)
+{
+	struct stat st;
+	uint64_t size;
+
+	if (t->fd < 0)
+		return -EBADF;
+	if (t->is_blockdev)
+		return ioctl(t->fd, BLKGETSIZE64, &size) == 0 ? (int64_t)size : -errno;
+	return fstat(t->fd, &st) == 0 ? (int64_t)st.st_size : -errno;
+}

@@ -263,9 +263,9 @@ static void test_hostile_requests(void **state)
 	cases[n].name = "unknown operation";
 	cases[n].req = rw_req(&f, 99, 0, 1);
 	cases[n++].status = BLKIF_RSP_EOPNOTSUPP;
-	cases[n].name = "barrier not offered";
+	cases[n].name = "barrier write (offered, served)";
 	cases[n].req = rw_req(&f, BLKIF_OP_WRITE_BARRIER, 0, 1);
-	cases[n++].status = BLKIF_RSP_EOPNOTSUPP;
+	cases[n++].status = BLKIF_RSP_OKAY;
 	cases[n].name = "read with 0 segments";
 	cases[n].req = rw_req(&f, BLKIF_OP_READ, 0, 0);
 	cases[n++].status = BLKIF_RSP_ERROR;
