@@ -25,7 +25,8 @@ struct args {
 	uint64_t max_size;
 	const char *rw;
 	uint64_t bs;
-	unsigned int iodepth, rwmixread, ring_order;
+	unsigned int iodepth, rwmixread, ring_order, queues;
+	bool zero_copy, no_indirect, no_persistent;
 	double runtime;
 };
 
@@ -40,13 +41,17 @@ static void usage(FILE *out)
 		"  write --in FILE [--offset B]\n"
 		"  verify [--pattern] [--length B] [--random N --seed S --max-size B --shadow FILE]\n"
 		"  bench [--rw randread|randwrite|read|write|randrw] [--bs 4k] [--iodepth 32]\n"
-		"        [--runtime S] [--rwmixread P] [--json]\n\n"
+		"        [--runtime S] [--rwmixread P] [--json] [--zero-copy]\n"
+		"        --zero-copy: I/O buffers come from the granted pool (no bounce copy)\n\n"
 		"Options:\n"
 		"  --platform xen|sim   (default $VHA_PLATFORM, else xen)\n"
 		"  --sim-dir DIR        (default $VHA_SIM_DIR, else /tmp/vha-sim)\n"
 		"  --domid N            sim: this domain (default $VHA_SIM_DOMID, else 1)\n"
 		"  --devid N | --vdev xvdX   the device (default 51712 = xvda)\n"
 		"  --ring-order N       ring page order to ask for (default 0)\n"
+		"  --queues N           queues to ask for (default 1)\n"
+		"  --no-indirect        never send indirect requests\n"
+		"  --no-persistent      do not offer persistent grants to the backend\n"
 		"  --log-level LEVEL    error|warn|info|debug\n");
 }
 
@@ -107,11 +112,13 @@ static int cmd_info(struct vha_front *f)
 	printf("physical-sector-size: %u\n", i->physical_sector_size);
 	printf("mode:                 %s%s\n", i->readonly ? "read-only" : "read-write", i->cdrom ? ", cdrom" : "");
 	printf("backend domain:       %u\n", i->backend_domid);
-	printf("ring pages:           %u\n", i->ring_pages);
+	printf("ring pages:           %u per queue\n", i->ring_pages);
+	printf("queues:               %u\n", i->queues);
+	printf("barrier:              %s\n", i->barrier ? "yes" : "no");
 	printf("flush:                %s\n", i->flush ? "yes" : "no");
 	printf("discard:              %s\n", i->discard ? "yes" : "no");
 	printf("indirect segments:    %u offered\n", i->max_indirect_segments);
-	printf("persistent grants:    %s\n", i->persistent ? "offered" : "no");
+	printf("persistent grants:    %s\n", i->persistent ? "yes" : "no");
 	return 0;
 }
 
@@ -363,7 +370,7 @@ static int cmd_bench(struct vha_front *f, struct args *a)
 	rng_state = 0x9e3779b97f4a7c15ull;
 	for (unsigned int i = 0; i < a->iodepth; i++) {
 		ios[i].b = &b;
-		ios[i].buf = aligned_alloc(4096, bs);
+		ios[i].buf = a->zero_copy ? vha_front_buf_alloc(f, bs) : aligned_alloc(4096, bs);
 		if (!ios[i].buf)
 			return 1;
 		fill_random(ios[i].buf, bs);
@@ -418,8 +425,12 @@ static int cmd_bench(struct vha_front *f, struct args *a)
 		printf("%-10s bs=%-7" PRIu64 " qd=%-3u %10.0f IOPS %9.1f MB/s   lat us p50 %8.1f p99 %8.1f p99.9 %8.1f"
 		       "   errors %" PRIu64 "\n",
 		       a->rw, bs, a->iodepth, iops, mbps, p50, p99, p999, b.errors);
-	for (unsigned int i = 0; i < a->iodepth; i++)
-		free(ios[i].buf);
+	for (unsigned int i = 0; i < a->iodepth; i++) {
+		if (a->zero_copy)
+			vha_front_buf_free(f, ios[i].buf);
+		else
+			free(ios[i].buf);
+	}
 	free(ios);
 	free(b.lat);
 	return b.errors ? 1 : 0;
@@ -441,6 +452,8 @@ int main(int argc, char **argv)
 		{ "bs", required_argument, NULL, 'b' },        { "iodepth", required_argument, NULL, 'q' },
 		{ "runtime", required_argument, NULL, 't' },   { "rwmixread", required_argument, NULL, 'x' },
 		{ "json", no_argument, NULL, 'j' },            { "ring-order", required_argument, NULL, 'g' },
+		{ "queues", required_argument, NULL, 'Q' },    { "zero-copy", no_argument, NULL, 'z' },
+		{ "no-indirect", no_argument, NULL, 'I' },     { "no-persistent", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },            { NULL, 0, NULL, 0 },
 	};
 	struct args a = { .domid = -1, .devid = 51712, .rw = "randread", .bs = 4096, .iodepth = 32, .runtime = 10,
@@ -485,6 +498,10 @@ int main(int argc, char **argv)
 		case 'x': a.rwmixread = (unsigned int)strtoul(optarg, NULL, 10); break;
 		case 'j': a.json = true; break;
 		case 'g': a.ring_order = (unsigned int)strtoul(optarg, NULL, 10); break;
+		case 'Q': a.queues = (unsigned int)strtoul(optarg, NULL, 10); break;
+		case 'z': a.zero_copy = true; break;
+		case 'I': a.no_indirect = true; break;
+		case 'N': a.no_persistent = true; break;
 		case 'h': usage(stdout); return 0;
 		default: goto bad;
 		}
@@ -509,6 +526,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fo.ring_order = a.ring_order;
+	fo.queues = a.queues;
+	fo.no_indirect = a.no_indirect;
+	fo.no_persistent = a.no_persistent;
+	if (a.zero_copy && !strcmp(a.cmd, "bench"))
+		fo.buffer_pages = a.iodepth * (unsigned int)((a.bs + 4095) / 4096);
 	rc = vha_front_open(p, (unsigned int)a.devid, &fo, &f);
 	if (rc < 0) {
 		fprintf(stderr, "vha-frontend: cannot attach device %ld: %s\n", a.devid, strerror(-rc));

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * libvhafront. The ring and a pool of data pages are shared once at open;
- * requests bounce caller data through pool pages, which return to the pool
- * only when the request's response arrives (the backend may still be using
- * them before that: XSA-396). Every response is checked against what is
- * outstanding before anything is completed.
+ * libvhafront. The pool of data pages is shared once at open and kept for
+ * the device's life; rings are set up at open and again on every reconnect.
+ * Bounce pages return to the pool only when their request's response
+ * arrives (the backend may still be using them before that: XSA-396). Every
+ * response is checked against what is outstanding before anything is
+ * completed.
  */
 #include <errno.h>
 #include <poll.h>
@@ -22,17 +23,30 @@
 #include "vha/xenbus.h"
 
 #define SEGS BLKIF_MAX_SEGMENTS_PER_REQUEST
+#define MAX_QUEUES 16u
+#define WATCH_TOKEN "vha-front-backend"
 
 struct req_slot {
 	bool busy;
+	bool zero_copy;                 /* buf lies in the pool's buffer area */
 	uint8_t operation;
 	enum vha_front_op op;
-	void *buf;                      /* read destination */
+	void *buf;                      /* read destination when bounced */
 	size_t len;
-	uint32_t pages[VHA_BLKIF_MAX_SEGMENTS + 1];     /* pool page indices (+1: the indirect page) */
+	uint32_t pages[VHA_BLKIF_MAX_SEGMENTS + 1];     /* bounce page indices (+1: the indirect page) */
 	unsigned int npages;
+	unsigned char raw[sizeof(blkif_request_t)];     /* as queued: resubmitted after a reconnect */
 	vha_front_cb *cb;
 	void *opaque;
+};
+
+struct fqueue {
+	void *sring;
+	grant_ref_t ring_refs[VHA_BLKIF_MAX_RING_PAGES];
+	struct vha_blkif_front ring;
+	int port;
+	struct req_slot *slots;         /* indexed by request id */
+	unsigned int inflight;
 };
 
 struct vha_front {
@@ -42,21 +56,23 @@ struct vha_front {
 	struct vha_evtchn *ev;
 	char dir[64];
 	char *be_dir;
+	bool watching;
 	struct vha_front_info info;
 	unsigned int timeout_ms;
-	/* ring */
-	void *sring;
-	grant_ref_t ring_refs[VHA_BLKIF_MAX_RING_PAGES];
-	struct vha_blkif_front ring;
-	int port;
-	/* data pool */
+	unsigned int want_order, want_queues;
+	bool no_indirect, no_persistent;
+	/* queues */
+	struct fqueue q[MAX_QUEUES];
+	unsigned int nslots;            /* per queue */
+	unsigned int next_q;
+	unsigned int inflight;
+	/* data pool: pages [0, nbounce) bounce, [nbounce, npool) the buffer area */
 	unsigned char *pool;
 	grant_ref_t *pool_refs;
-	uint32_t *free_pages;
-	unsigned int npool, nfree;
-	/* requests, indexed by id */
-	struct req_slot *slots;
-	unsigned int nslots, inflight;
+	uint32_t *free_pages;           /* stack of free bounce pages */
+	unsigned int npool, nbounce, nfree;
+	uint32_t *buf_run;              /* buffer area: run length at a run's first page, 0 if free */
+	bool *buf_used;
 	bool broken;
 };
 
@@ -83,25 +99,216 @@ static int wait_backend(struct vha_front *f, int want1, int want2, double timeou
 	}
 }
 
+/* Unshare the rings and unbind their ports; the pool and slots stay. */
+static void teardown_rings(struct vha_front *f)
+{
+	for (unsigned int i = 0; i < MAX_QUEUES; i++) {
+		struct fqueue *q = &f->q[i];
+
+		if (q->sring)
+			vha_gntshr_unshare(f->shr, q->sring, f->info.ring_pages);
+		q->sring = NULL;
+		if (q->port > 0)
+			vha_evtchn_unbind(f->ev, (vha_evtchn_port_t)q->port);
+		q->port = 0;
+	}
+}
+
 static void release(struct vha_front *f)
 {
-	if (f->sring)
-		vha_gntshr_unshare(f->shr, f->sring, f->info.ring_pages);
+	teardown_rings(f);
 	if (f->pool)
 		vha_gntshr_unshare(f->shr, f->pool, f->npool);
-	if (f->ev) {
-		if (f->port > 0)
-			vha_evtchn_unbind(f->ev, (vha_evtchn_port_t)f->port);
+	if (f->ev)
 		vha_evtchn_close(f->ev);
-	}
 	vha_gntshr_close(f->shr);
+	if (f->watching) {
+		char path[300];
+
+		snprintf(path, sizeof(path), "%s/state", f->be_dir);
+		xs_unwatch(f->xs, path, WATCH_TOKEN);
+	}
 	if (f->xs)
 		xs_close(f->xs);
+	for (unsigned int i = 0; i < MAX_QUEUES; i++)
+		free(f->q[i].slots);
 	free(f->be_dir);
 	free(f->pool_refs);
 	free(f->free_pages);
-	free(f->slots);
+	free(f->buf_run);
+	free(f->buf_used);
 	free(f);
+}
+
+static void read_geometry(struct vha_front *f)
+{
+	uint64_t v;
+
+	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "sectors", 0, &f->info.sectors);
+	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "sector-size", 512, &v);
+	f->info.sector_size = v == 4096 ? 4096 : 512;
+	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "physical-sector-size", f->info.sector_size, &v);
+	f->info.physical_sector_size = (uint32_t)v;
+	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "info", 0, &v);
+	f->info.readonly = (v & VDISK_READONLY) != 0;
+	f->info.cdrom = (v & VDISK_CDROM) != 0;
+	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "feature-flush-cache", 0, &v);
+	f->info.flush = v != 0;
+	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "feature-barrier", 0, &v);
+	f->info.barrier = v != 0;
+	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "feature-discard", 0, &v);
+	f->info.discard = v != 0;
+}
+
+/* Write the rings of every queue, then Initialised, in one transaction. */
+static int publish_rings(struct vha_front *f, unsigned int order)
+{
+	xs_transaction_t t;
+
+	for (int tries = 0;; tries++) {
+		t = xs_transaction_start(f->xs);
+		if (t == XBT_NULL)
+			return -errno;
+		if (order > 0)
+			vha_xs_write_uint(f->xs, t, f->dir, "ring-page-order", order);
+		else
+			vha_xs_rm(f->xs, t, f->dir, "ring-page-order");
+		if (f->info.queues > 1)
+			vha_xs_write_uint(f->xs, t, f->dir, "multi-queue-num-queues", f->info.queues);
+		else
+			vha_xs_rm(f->xs, t, f->dir, "multi-queue-num-queues");
+		for (unsigned int i = 0; i < f->info.queues; i++) {
+			char dir[96], node[24];
+
+			if (f->info.queues > 1)
+				snprintf(dir, sizeof(dir), "%s/queue-%u", f->dir, i);
+			else
+				snprintf(dir, sizeof(dir), "%s", f->dir);
+			if (order == 0) {
+				vha_xs_write_uint(f->xs, t, dir, "ring-ref", f->q[i].ring_refs[0]);
+			} else {
+				for (unsigned int j = 0; j < f->info.ring_pages; j++) {
+					snprintf(node, sizeof(node), "ring-ref%u", j);
+					vha_xs_write_uint(f->xs, t, dir, node, f->q[i].ring_refs[j]);
+				}
+			}
+			vha_xs_write_uint(f->xs, t, dir, "event-channel", (uint64_t)f->q[i].port);
+		}
+		/* The pool is granted once and reused: exactly what persistent grants ask of a frontend. */
+		vha_xs_write_uint(f->xs, t, f->dir, "feature-persistent", f->info.persistent ? 1 : 0);
+		vha_xs_printf(f->xs, t, f->dir, "protocol", "%s", VHA_BLKIF_PROTOCOL_NATIVE);
+		vha_xenbus_write_state(f->xs, t, f->dir, XenbusStateInitialised);
+		if (xs_transaction_end(f->xs, t, false))
+			return 0;
+		if (errno != EAGAIN || tries > 50)
+			return -errno;
+	}
+}
+
+/*
+ * The handshake: Initialising, wait for InitWait, share rings, Initialised,
+ * wait for Connected, read the geometry. reconnect: the queue count and ring
+ * size must stay what they were (the slots in flight depend on them).
+ */
+static int handshake(struct vha_front *f, bool reconnect)
+{
+	double timeout = f->timeout_ms / 1000.0;
+	uint64_t v, order, nq;
+	int rc, st;
+
+	st = vha_xenbus_read_state(f->xs, XBT_NULL, f->dir);
+	if (st != XenbusStateInitialising)
+		vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateInitialising);
+	if (wait_backend(f, XenbusStateInitWait, XenbusStateInitWait, timeout) < 0) {
+		st = vha_xenbus_read_state(f->xs, XBT_NULL, f->be_dir);
+		vha_err("backend %s did not reach InitWait within %u ms (state %s)", f->be_dir, f->timeout_ms,
+			st >= 0 ? vha_xenbus_state_name(st) : "missing");
+		return -ETIMEDOUT;
+	}
+	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "max-ring-page-order", 0, &order);
+	if (order > VHA_BLKIF_MAX_RING_ORDER)
+		order = VHA_BLKIF_MAX_RING_ORDER;
+	if (f->want_order < order)
+		order = f->want_order;
+	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "multi-queue-max-queues", 1, &nq);
+	if (nq < 1)
+		nq = 1;
+	if (nq > f->want_queues)
+		nq = f->want_queues;
+	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "feature-max-indirect-segments", 0, &v);
+	if (reconnect && ((1u << order) != f->info.ring_pages || nq != f->info.queues ||
+			  (!f->no_indirect && v < f->info.max_indirect_segments && f->info.max_indirect_segments > SEGS))) {
+		vha_err("backend %s came back with fewer queues, a smaller ring or fewer indirect segments; "
+			"cannot resubmit", f->be_dir);
+		return -EPROTO;
+	}
+	f->info.max_indirect_segments = f->no_indirect ? 0 : (unsigned int)(v > 4096 ? 4096 : v);
+	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "feature-persistent", 0, &v);
+	f->info.persistent = v != 0 && !f->no_persistent;
+	f->info.ring_pages = 1u << order;
+	f->info.queues = (unsigned int)nq;
+	f->nslots = vha_blkif_ring_size(f->info.ring_pages);
+
+	for (unsigned int i = 0; i < f->info.queues; i++) {
+		struct fqueue *q = &f->q[i];
+
+		q->sring = vha_gntshr_share(f->shr, f->info.backend_domid, f->info.ring_pages, q->ring_refs, true);
+		if (!q->sring) {
+			rc = -errno;
+			vha_err("cannot share the ring: %s", strerror(errno));
+			return rc;
+		}
+		vha_blkif_front_init(&q->ring, q->sring, f->info.ring_pages);
+		q->port = vha_evtchn_bind_unbound(f->ev, f->info.backend_domid);
+		if (q->port < 0) {
+			rc = q->port;
+			q->port = 0;
+			return rc;
+		}
+		if (!q->slots) {
+			q->slots = calloc(f->nslots, sizeof(*q->slots));
+			if (!q->slots)
+				return -ENOMEM;
+		}
+	}
+	rc = publish_rings(f, (unsigned int)order);
+	if (rc < 0)
+		return rc;
+	if (wait_backend(f, XenbusStateConnected, XenbusStateConnected, timeout) < 0) {
+		st = vha_xenbus_read_state(f->xs, XBT_NULL, f->be_dir);
+		vha_err("backend %s did not connect within %u ms (state %s)", f->be_dir, f->timeout_ms,
+			st >= 0 ? vha_xenbus_state_name(st) : "missing");
+		return -ETIMEDOUT;
+	}
+	read_geometry(f);
+	vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateConnected);
+	return 0;
+}
+
+static int share_pool(struct vha_front *f, const struct vha_front_opts *opts)
+{
+	/* Enough for a full ring of 4 KiB requests or a few 1 MiB ones; within gntalloc's default limit. */
+	f->nbounce = opts->pool_pages ? opts->pool_pages : f->nslots * 4;
+	if (f->nbounce < 512)
+		f->nbounce = 512;
+	f->npool = f->nbounce + opts->buffer_pages;
+	f->pool_refs = calloc(f->npool, sizeof(*f->pool_refs));
+	f->free_pages = calloc(f->nbounce, sizeof(*f->free_pages));
+	f->buf_run = calloc(opts->buffer_pages + 1, sizeof(*f->buf_run));
+	f->buf_used = calloc(opts->buffer_pages + 1, sizeof(*f->buf_used));
+	if (!f->pool_refs || !f->free_pages || !f->buf_run || !f->buf_used)
+		return -ENOMEM;
+	/* Fresh zeroed pages that hold nothing but request data (XSA-403). */
+	f->pool = vha_gntshr_share(f->shr, f->info.backend_domid, f->npool, f->pool_refs, true);
+	if (!f->pool) {
+		int rc = -errno;
+
+		vha_err("cannot share %u data pages: %s", f->npool, strerror(errno));
+		return rc;
+	}
+	for (unsigned int i = 0; i < f->nbounce; i++)
+		f->free_pages[f->nfree++] = f->nbounce - 1 - i;
+	return 0;
 }
 
 int vha_front_open(struct vha_platform *p, unsigned int devid, const struct vha_front_opts *opts,
@@ -109,20 +316,24 @@ int vha_front_open(struct vha_platform *p, unsigned int devid, const struct vha_
 {
 	struct vha_front_opts dflt = { 0 };
 	struct vha_front *f;
-	uint64_t v, order, beid;
-	xs_transaction_t t;
-	double timeout;
-	int rc, st;
+	uint64_t beid;
+	char path[300];
+	int rc;
 
 	*out = NULL;
 	if (!opts)
 		opts = &dflt;
+	if (opts->queues > MAX_QUEUES)
+		return -EINVAL;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	f->p = p;
 	f->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 10000;
-	timeout = f->timeout_ms / 1000.0;
+	f->want_order = opts->ring_order;
+	f->want_queues = opts->queues ? opts->queues : 1;
+	f->no_indirect = opts->no_indirect;
+	f->no_persistent = opts->no_persistent;
 	snprintf(f->dir, sizeof(f->dir), "device/vbd/%u", devid);
 	f->xs = vha_platform_xs_open(p);
 	if (!f->xs) {
@@ -137,118 +348,29 @@ int vha_front_open(struct vha_platform *p, unsigned int devid, const struct vha_
 		goto fail;
 	}
 	f->info.backend_domid = (unsigned int)beid;
-	/* A device left Closed by an earlier user starts over: the backend offers InitWait again. */
-	st = vha_xenbus_read_state(f->xs, XBT_NULL, f->dir);
-	if (st != XenbusStateInitialising)
-		vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateInitialising);
-	if (wait_backend(f, XenbusStateInitWait, XenbusStateInitWait, timeout) < 0) {
-		st = vha_xenbus_read_state(f->xs, XBT_NULL, f->be_dir);
-		vha_err("backend %s did not reach InitWait within %u ms (state %s)", f->be_dir, f->timeout_ms,
-			st >= 0 ? vha_xenbus_state_name(st) : "missing");
-		rc = -ETIMEDOUT;
-		goto fail;
-	}
-	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "max-ring-page-order", 0, &order);
-	if (order > VHA_BLKIF_MAX_RING_ORDER)
-		order = VHA_BLKIF_MAX_RING_ORDER;
-	if (opts->ring_order < order)
-		order = opts->ring_order;
-	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "feature-max-indirect-segments", 0, &v);
-	f->info.max_indirect_segments = (unsigned int)(v > 4096 ? 4096 : v);
-	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "feature-persistent", 0, &v);
-	f->info.persistent = v != 0;
-
-	f->info.ring_pages = 1u << order;
 	rc = vha_gntshr_open(p, &f->shr);
 	if (rc < 0)
 		goto fail;
-	f->sring = vha_gntshr_share(f->shr, f->info.backend_domid, f->info.ring_pages, f->ring_refs, true);
-	if (!f->sring) {
-		rc = -errno;
-		vha_err("cannot share the ring: %s", strerror(errno));
-		goto fail;
-	}
-	vha_blkif_front_init(&f->ring, f->sring, f->info.ring_pages);
-	f->nslots = vha_blkif_ring_size(f->info.ring_pages);
-	/* Enough for a full ring of 4 KiB requests or a few 1 MiB ones; within gntalloc's default limit. */
-	f->npool = opts->pool_pages ? opts->pool_pages : f->nslots * 4;
-	if (f->npool < 512)
-		f->npool = 512;
-	f->slots = calloc(f->nslots, sizeof(*f->slots));
-	f->pool_refs = calloc(f->npool, sizeof(*f->pool_refs));
-	f->free_pages = calloc(f->npool, sizeof(*f->free_pages));
-	if (!f->slots || !f->pool_refs || !f->free_pages) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	/* Fresh zeroed pages that hold nothing but request data (XSA-403). */
-	f->pool = vha_gntshr_share(f->shr, f->info.backend_domid, f->npool, f->pool_refs, true);
-	if (!f->pool) {
-		rc = -errno;
-		vha_err("cannot share %u data pages: %s", f->npool, strerror(errno));
-		goto fail;
-	}
-	for (unsigned int i = 0; i < f->npool; i++)
-		f->free_pages[f->nfree++] = f->npool - 1 - i;
 	rc = vha_evtchn_open(p, &f->ev);
 	if (rc < 0)
 		goto fail;
-	f->port = vha_evtchn_bind_unbound(f->ev, f->info.backend_domid);
-	if (f->port < 0) {
-		rc = f->port;
+	/* A device left Closed by an earlier user starts over: the backend offers InitWait again. */
+	rc = handshake(f, false);
+	if (rc < 0)
 		goto fail;
-	}
-	for (int tries = 0;; tries++) {
-		t = xs_transaction_start(f->xs);
-		if (t == XBT_NULL) {
-			rc = -errno;
-			goto fail;
-		}
-		if (order == 0) {
-			vha_xs_write_uint(f->xs, t, f->dir, "ring-ref", f->ring_refs[0]);
-		} else {
-			vha_xs_write_uint(f->xs, t, f->dir, "ring-page-order", order);
-			for (unsigned int i = 0; i < f->info.ring_pages; i++) {
-				char node[24];
-
-				snprintf(node, sizeof(node), "ring-ref%u", i);
-				vha_xs_write_uint(f->xs, t, f->dir, node, f->ring_refs[i]);
-			}
-		}
-		vha_xs_write_uint(f->xs, t, f->dir, "event-channel", (uint64_t)f->port);
-		vha_xs_printf(f->xs, t, f->dir, "protocol", "%s", VHA_BLKIF_PROTOCOL_NATIVE);
-		vha_xenbus_write_state(f->xs, t, f->dir, XenbusStateInitialised);
-		if (xs_transaction_end(f->xs, t, false))
-			break;
-		if (errno != EAGAIN || tries > 50) {
-			rc = -errno;
-			goto fail;
-		}
-	}
-	if (wait_backend(f, XenbusStateConnected, XenbusStateConnected, timeout) < 0) {
-		st = vha_xenbus_read_state(f->xs, XBT_NULL, f->be_dir);
-		vha_err("backend %s did not connect within %u ms (state %s)", f->be_dir, f->timeout_ms,
-			st >= 0 ? vha_xenbus_state_name(st) : "missing");
-		rc = -ETIMEDOUT;
+	rc = share_pool(f, opts);
+	if (rc < 0)
 		goto fail;
-	}
-	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "sectors", 0, &f->info.sectors);
-	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "sector-size", 512, &v);
-	f->info.sector_size = v == 4096 ? 4096 : 512;
-	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "physical-sector-size", f->info.sector_size, &v);
-	f->info.physical_sector_size = (uint32_t)v;
-	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "info", 0, &v);
-	f->info.readonly = (v & VDISK_READONLY) != 0;
-	f->info.cdrom = (v & VDISK_CDROM) != 0;
-	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "feature-flush-cache", 0, &v);
-	f->info.flush = v != 0;
-	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "feature-discard", 0, &v);
-	f->info.discard = v != 0;
-	vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateConnected);
+	/* Follow the backend from now on: resize, restart. */
+	snprintf(path, sizeof(path), "%s/state", f->be_dir);
+	f->watching = xs_watch(f->xs, path, WATCH_TOKEN);
+	if (!f->watching)
+		vha_warn("cannot watch %s: %s; resize and backend restarts will go unnoticed", path, strerror(errno));
 	*out = f;
 	return 0;
 fail:
-	vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateClosed);
+	if (f->xs)
+		vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateClosed);
 	release(f);
 	return rc;
 }
@@ -294,12 +416,58 @@ unsigned int vha_front_inflight(const struct vha_front *f)
 	return f->inflight;
 }
 
-static void complete(struct vha_front *f, struct req_slot *s, int status)
+/* ---------------- the buffer area ---------------- */
+
+void *vha_front_buf_alloc(struct vha_front *f, size_t len)
 {
-	if (status == 0 && s->op == VHA_FRONT_READ) {
+	unsigned int nbuf = f->npool - f->nbounce;
+	unsigned int need = (unsigned int)((len + VHA_PAGE_SIZE - 1) / VHA_PAGE_SIZE), run = 0;
+
+	if (need == 0 || need > nbuf)
+		return NULL;
+	for (unsigned int i = 0; i < nbuf; i++) {
+		run = f->buf_used[i] ? 0 : run + 1;
+		if (run == need) {
+			unsigned int first = i + 1 - need;
+
+			for (unsigned int j = first; j <= i; j++)
+				f->buf_used[j] = true;
+			f->buf_run[first] = need;
+			return f->pool + (size_t)(f->nbounce + first) * VHA_PAGE_SIZE;
+		}
+	}
+	return NULL;
+}
+
+static bool in_buffer_area(const struct vha_front *f, const void *p, size_t len)
+{
+	const unsigned char *lo = f->pool + (size_t)f->nbounce * VHA_PAGE_SIZE;
+	const unsigned char *hi = f->pool + (size_t)f->npool * VHA_PAGE_SIZE;
+
+	return f->pool && (const unsigned char *)p >= lo && (const unsigned char *)p < hi &&
+	       len <= (size_t)(hi - (const unsigned char *)p);
+}
+
+void vha_front_buf_free(struct vha_front *f, void *buf)
+{
+	unsigned int first;
+
+	if (!buf || !in_buffer_area(f, buf, 1))
+		return;
+	first = (unsigned int)(((unsigned char *)buf - f->pool) / VHA_PAGE_SIZE) - f->nbounce;
+	for (unsigned int j = 0; j < f->buf_run[first]; j++)
+		f->buf_used[first + j] = false;
+	f->buf_run[first] = 0;
+}
+
+/* ---------------- requests ---------------- */
+
+static void complete(struct vha_front *f, struct fqueue *q, struct req_slot *s, int status)
+{
+	if (status == 0 && s->op == VHA_FRONT_READ && !s->zero_copy) {
 		size_t done = 0;
 
-		for (unsigned int i = 0; i < s->npages; i++) {
+		for (unsigned int i = 0; done < s->len; i++) {
 			size_t n = s->len - done < VHA_PAGE_SIZE ? s->len - done : VHA_PAGE_SIZE;
 
 			memcpy((char *)s->buf + done, f->pool + (size_t)s->pages[i] * VHA_PAGE_SIZE, n);
@@ -310,6 +478,7 @@ static void complete(struct vha_front *f, struct req_slot *s, int status)
 	for (unsigned int i = 0; i < s->npages; i++)
 		f->free_pages[f->nfree++] = s->pages[i];
 	s->busy = false;
+	q->inflight--;
 	f->inflight--;
 	if (s->cb)
 		s->cb(s->opaque, status);
@@ -320,92 +489,154 @@ static void mark_broken(struct vha_front *f, const char *why)
 	if (!f->broken)
 		vha_err("device %s: %s; failing every request", f->dir, why);
 	f->broken = true;
-	for (unsigned int i = 0; i < f->nslots; i++)
-		if (f->slots[i].busy)
-			complete(f, &f->slots[i], -EIO);
+	for (unsigned int qi = 0; qi < f->info.queues; qi++)
+		for (unsigned int i = 0; f->q[qi].slots && i < f->nslots; i++)
+			if (f->q[qi].slots[i].busy)
+				complete(f, &f->q[qi], &f->q[qi].slots[i], -EIO);
+}
+
+/* A queue with a free ring slot, round robin; NULL if every ring is full. */
+static struct fqueue *pick_queue(struct vha_front *f, unsigned int *id_out)
+{
+	for (unsigned int n = 0; n < f->info.queues; n++) {
+		struct fqueue *q = &f->q[(f->next_q + n) % f->info.queues];
+
+		if (vha_blkif_front_free(&q->ring) == 0 || q->inflight >= f->nslots)
+			continue;
+		for (unsigned int id = 0; id < f->nslots; id++)
+			if (!q->slots[id].busy) {
+				f->next_q = (f->next_q + n + 1) % f->info.queues;
+				*id_out = id;
+				return q;
+			}
+	}
+	return NULL;
+}
+
+/* Fill segs[] for len bytes at buf: in place for a pool buffer, else through bounce pages. */
+static void fill_segments(struct vha_front *f, struct req_slot *s, struct blkif_request_segment *segs,
+			  unsigned int nsegs)
+{
+	if (s->zero_copy) {
+		size_t off = (size_t)((unsigned char *)s->buf - f->pool), left = s->len;
+
+		for (unsigned int i = 0; i < nsegs; i++) {
+			size_t page = off / VHA_PAGE_SIZE, in = off % VHA_PAGE_SIZE;
+			size_t n = VHA_PAGE_SIZE - in < left ? VHA_PAGE_SIZE - in : left;
+
+			segs[i].gref = f->pool_refs[page];
+			segs[i].first_sect = (uint8_t)(in / 512);
+			segs[i].last_sect = (uint8_t)((in + n) / 512 - 1);
+			off += n;
+			left -= n;
+		}
+		return;
+	}
+	for (unsigned int i = 0; i < nsegs; i++) {
+		size_t chunk = s->len - (size_t)i * VHA_PAGE_SIZE;
+		unsigned char *page;
+
+		if (chunk > VHA_PAGE_SIZE)
+			chunk = VHA_PAGE_SIZE;
+		s->pages[s->npages] = f->free_pages[--f->nfree];
+		page = f->pool + (size_t)s->pages[s->npages] * VHA_PAGE_SIZE;
+		if (s->op != VHA_FRONT_READ)
+			memcpy(page, (const char *)s->buf + (size_t)i * VHA_PAGE_SIZE, chunk);
+		segs[i].gref = f->pool_refs[s->pages[s->npages]];
+		segs[i].first_sect = 0;
+		segs[i].last_sect = (uint8_t)((chunk + 511) / 512 - 1);
+		s->npages++;
+	}
+}
+
+static void push_request(struct vha_front *f, struct fqueue *q, const unsigned char *raw)
+{
+	vha_blkif_front_queue(&q->ring, raw, sizeof(blkif_request_t));
+	if (vha_blkif_front_push(&q->ring))
+		vha_evtchn_notify(f->ev, (vha_evtchn_port_t)q->port);
 }
 
 int vha_front_submit(struct vha_front *f, enum vha_front_op op, uint64_t offset, void *buf, size_t len,
 		     vha_front_cb *cb, void *opaque)
 {
-	unsigned char raw[sizeof(blkif_request_t)] = { 0 };
-	blkif_request_t *r = (blkif_request_t *)raw;
-	struct req_slot *s = NULL;
-	unsigned int id, npages = 0;
+	bool data = op == VHA_FRONT_READ || op == VHA_FRONT_WRITE || op == VHA_FRONT_BARRIER;
+	bool zero_copy = data && in_buffer_area(f, buf, len);
+	unsigned int id, nsegs = 0, need_pages;
+	struct req_slot *s;
+	struct fqueue *q;
+	blkif_request_t *r;
 	bool indirect;
 
 	if (f->broken)
 		return -EIO;
-	if ((offset | len) % f->info.sector_size ||
-	    ((op == VHA_FRONT_READ || op == VHA_FRONT_WRITE) && len > vha_front_max_io(f)) ||
-	    offset / 512 + len / 512 > f->info.sectors || ((op == VHA_FRONT_READ || op == VHA_FRONT_WRITE) && !len))
+	if ((offset | len) % f->info.sector_size || (data && (len > vha_front_max_io(f) || !len)) ||
+	    offset / 512 + len / 512 > f->info.sectors)
 		return -EINVAL;
-	if ((op == VHA_FRONT_WRITE || op == VHA_FRONT_DISCARD) && f->info.readonly)
+	if (zero_copy && ((unsigned char *)buf - f->pool) % 512)
+		return -EINVAL;
+	if ((op == VHA_FRONT_WRITE || op == VHA_FRONT_DISCARD || op == VHA_FRONT_BARRIER) && f->info.readonly)
 		return -EROFS;
-	if (op == VHA_FRONT_READ || op == VHA_FRONT_WRITE)
-		npages = (unsigned int)((len + VHA_PAGE_SIZE - 1) / VHA_PAGE_SIZE);
-	indirect = npages > SEGS;
-	if (vha_blkif_front_free(&f->ring) == 0 || f->nfree < npages + (indirect ? 1 : 0))
+	if (op == VHA_FRONT_BARRIER && !f->info.barrier)
+		return -EOPNOTSUPP;
+	if (data) {
+		size_t in = zero_copy ? (size_t)((unsigned char *)buf - f->pool) % VHA_PAGE_SIZE : 0;
+
+		nsegs = (unsigned int)((in + len + VHA_PAGE_SIZE - 1) / VHA_PAGE_SIZE);
+		if (nsegs > max_segments(f))
+			return -EINVAL;
+	}
+	indirect = nsegs > SEGS;
+	if (indirect && op == VHA_FRONT_BARRIER)
+		return -EINVAL;     /* blkif carries indirect reads and writes only */
+	need_pages = (zero_copy ? 0 : nsegs) + (indirect ? 1 : 0);
+	if (f->nfree < need_pages)
 		return -EAGAIN;
-	for (id = 0; id < f->nslots; id++)
-		if (!f->slots[id].busy) {
-			s = &f->slots[id];
-			break;
-		}
-	if (!s)
+	q = pick_queue(f, &id);
+	if (!q)
 		return -EAGAIN;
 
+	s = &q->slots[id];
 	memset(s, 0, sizeof(*s));
 	s->busy = true;
+	s->zero_copy = zero_copy;
 	s->op = op;
 	s->buf = buf;
 	s->len = len;
 	s->cb = cb;
 	s->opaque = opaque;
+	r = (blkif_request_t *)s->raw;
 	r->id = id;
 	r->sector_number = offset / 512;
 	switch (op) {
 	case VHA_FRONT_READ:
-	case VHA_FRONT_WRITE: {
-		struct blkif_request_segment *segs = r->seg;
-		uint8_t rwop = op == VHA_FRONT_READ ? BLKIF_OP_READ : BLKIF_OP_WRITE;
+	case VHA_FRONT_WRITE:
+	case VHA_FRONT_BARRIER: {
+		uint8_t rwop = op == VHA_FRONT_READ ? BLKIF_OP_READ :
+			       op == VHA_FRONT_WRITE ? BLKIF_OP_WRITE : BLKIF_OP_WRITE_BARRIER;
 
 		if (indirect) {
-			/* The segment list lives in one more pool page the backend maps read-only. */
-			blkif_request_indirect_t *ri = (blkif_request_indirect_t *)raw;
+			/* The segment list lives in one more pool page the backend reads. */
+			blkif_request_indirect_t *ri = (blkif_request_indirect_t *)s->raw;
 			uint32_t ip = f->free_pages[--f->nfree];
+			struct blkif_request_segment *segs = (void *)(f->pool + (size_t)ip * VHA_PAGE_SIZE);
 
-			s->pages[npages] = ip;
-			segs = (struct blkif_request_segment *)(f->pool + (size_t)ip * VHA_PAGE_SIZE);
 			memset(segs, 0, VHA_PAGE_SIZE);
 			ri->operation = BLKIF_OP_INDIRECT;
 			ri->indirect_op = rwop;
-			ri->nr_segments = (uint16_t)npages;
+			ri->nr_segments = (uint16_t)nsegs;
 			ri->id = id;
 			ri->sector_number = offset / 512;
 			ri->indirect_grefs[0] = f->pool_refs[ip];
-			/* The backend answers with indirect_op, as Linux blkback does. */
-			s->operation = rwop;
+			fill_segments(f, s, segs, nsegs);
+			/* Last, so completion finds the data pages first. */
+			s->pages[s->npages++] = ip;
 		} else {
 			r->operation = rwop;
-			r->nr_segments = (uint8_t)npages;
-			s->operation = rwop;
+			r->nr_segments = (uint8_t)nsegs;
+			fill_segments(f, s, r->seg, nsegs);
 		}
-		for (unsigned int i = 0; i < npages; i++) {
-			size_t chunk = len - (size_t)i * VHA_PAGE_SIZE;
-			unsigned char *page;
-
-			if (chunk > VHA_PAGE_SIZE)
-				chunk = VHA_PAGE_SIZE;
-			s->pages[i] = f->free_pages[--f->nfree];
-			page = f->pool + (size_t)s->pages[i] * VHA_PAGE_SIZE;
-			if (op == VHA_FRONT_WRITE)
-				memcpy(page, (const char *)buf + (size_t)i * VHA_PAGE_SIZE, chunk);
-			segs[i].gref = f->pool_refs[s->pages[i]];
-			segs[i].first_sect = 0;
-			segs[i].last_sect = (uint8_t)((chunk + 511) / 512 - 1);
-		}
-		s->npages = npages + (indirect ? 1 : 0);
+		/* The backend answers an indirect request with indirect_op, as Linux blkback does. */
+		s->operation = rwop;
 		break;
 	}
 	case VHA_FRONT_FLUSH:
@@ -413,7 +644,7 @@ int vha_front_submit(struct vha_front *f, enum vha_front_op op, uint64_t offset,
 		s->operation = r->operation;
 		break;
 	case VHA_FRONT_DISCARD: {
-		blkif_request_discard_t *d = (blkif_request_discard_t *)raw;
+		blkif_request_discard_t *d = (blkif_request_discard_t *)s->raw;
 
 		d->operation = BLKIF_OP_DISCARD;
 		d->sector_number = offset / 512;
@@ -422,14 +653,13 @@ int vha_front_submit(struct vha_front *f, enum vha_front_op op, uint64_t offset,
 		break;
 	}
 	}
+	q->inflight++;
 	f->inflight++;
-	vha_blkif_front_queue(&f->ring, raw, sizeof(raw));
-	if (vha_blkif_front_push(&f->ring))
-		vha_evtchn_notify(f->ev, (vha_evtchn_port_t)f->port);
+	push_request(f, q, s->raw);
 	return 0;
 }
 
-static int harvest(struct vha_front *f)
+static int harvest(struct vha_front *f, struct fqueue *q)
 {
 	struct blkif_response rsp;
 	unsigned int budget = f->nslots;
@@ -438,7 +668,7 @@ static int harvest(struct vha_front *f)
 	while (budget--) {
 		struct req_slot *s;
 
-		r = vha_blkif_front_take_response(&f->ring, &rsp);
+		r = vha_blkif_front_take_response(&q->ring, &rsp);
 		if (r < 0) {
 			mark_broken(f, "backend produced more responses than requests");
 			return -EIO;
@@ -446,37 +676,136 @@ static int harvest(struct vha_front *f)
 		if (r == 0)
 			break;
 		/* Never complete the wrong request: the id must name one outstanding, with its operation. */
-		if (rsp.id >= f->nslots || !f->slots[rsp.id].busy || f->slots[rsp.id].operation != rsp.operation) {
+		if (rsp.id >= f->nslots || !q->slots[rsp.id].busy || q->slots[rsp.id].operation != rsp.operation) {
 			mark_broken(f, "response with an unknown id or the wrong operation");
 			return -EIO;
 		}
-		s = &f->slots[rsp.id];
-		complete(f, s, rsp.status == BLKIF_RSP_OKAY ? 0 : rsp.status == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP : -EIO);
+		s = &q->slots[rsp.id];
+		complete(f, q, s, rsp.status == BLKIF_RSP_OKAY ? 0 : rsp.status == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP : -EIO);
 		done++;
 	}
 	return done;
 }
 
+static int harvest_all(struct vha_front *f)
+{
+	int done = 0, n;
+
+	for (unsigned int i = 0; i < f->info.queues; i++) {
+		n = harvest(f, &f->q[i]);
+		if (n < 0)
+			return n;
+		done += n;
+	}
+	return done;
+}
+
+/*
+ * The backend left Connected while the device is still online: it was
+ * restarted (or reset the device). Take the responses it did publish, then
+ * set up fresh rings and resubmit everything else, ids and data unchanged.
+ * Resubmitting is safe: a request without a response may or may not have
+ * reached the disk, and doing it again has the same effect.
+ */
+static int reconnect(struct vha_front *f)
+{
+	unsigned int resubmitted = 0;
+	int rc;
+
+	if (harvest_all(f) < 0)
+		return -EIO;
+	vha_info("device %s: backend went away; reconnecting (%u request(s) in flight)", f->dir, f->inflight);
+	teardown_rings(f);
+	rc = handshake(f, true);
+	if (rc < 0) {
+		mark_broken(f, "reconnect to the backend failed");
+		return -EIO;
+	}
+	for (unsigned int qi = 0; qi < f->info.queues; qi++) {
+		struct fqueue *q = &f->q[qi];
+
+		for (unsigned int id = 0; id < f->nslots; id++) {
+			if (!q->slots[id].busy)
+				continue;
+			vha_blkif_front_queue(&q->ring, q->slots[id].raw, sizeof(q->slots[id].raw));
+			resubmitted++;
+		}
+		if (vha_blkif_front_push(&q->ring))
+			vha_evtchn_notify(f->ev, (vha_evtchn_port_t)q->port);
+	}
+	f->info.reconnects++;
+	vha_info("device %s: reconnected; %u request(s) resubmitted", f->dir, resubmitted);
+	return 0;
+}
+
+/* A watch on the backend's state fired: a new size, a restart, or the end. */
+static int follow_backend(struct vha_front *f)
+{
+	char **ev;
+	bool fired = false;
+	uint64_t online = 1, sectors;
+	int st;
+
+	while ((ev = xs_check_watch(f->xs)) != NULL) {
+		fired = true;
+		free(ev);
+	}
+	if (!fired || f->broken)
+		return 0;
+	st = vha_xenbus_read_state(f->xs, XBT_NULL, f->be_dir);
+	if (st == XenbusStateConnected) {
+		if (vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "sectors", 0, &sectors) == 0 &&
+		    sectors != f->info.sectors) {
+			vha_info("device %s: size changed from %llu to %llu sectors", f->dir,
+				 (unsigned long long)f->info.sectors, (unsigned long long)sectors);
+			f->info.sectors = sectors;
+			f->info.resizes++;
+		}
+		return 0;
+	}
+	if (st == XenbusStateInitialising || st == XenbusStateInitWait || st == XenbusStateInitialised)
+		return 0;       /* a backend starting: it closes first, then we reconnect */
+	vha_xs_read_uint(f->xs, XBT_NULL, f->be_dir, "online", 1, &online);
+	if (st < 0 || online == 0 || vha_xenbus_read_state(f->xs, XBT_NULL, f->dir) < 0) {
+		mark_broken(f, "the backend closed the device");
+		return -EIO;
+	}
+	return reconnect(f);
+}
+
 int vha_front_poll(struct vha_front *f, int timeout_ms)
 {
-	struct pollfd pfd = { .fd = vha_evtchn_fd(f->ev), .events = POLLIN };
+	struct pollfd pfd[2] = {
+		{ .fd = vha_evtchn_fd(f->ev), .events = POLLIN },
+		{ .fd = f->watching ? xs_fileno(f->xs) : -1, .events = POLLIN },
+	};
 	int done, port;
+	bool more;
 
 	if (f->broken)
 		return -EIO;
 	for (;;) {
 		while ((port = vha_evtchn_pending(f->ev)) >= 0)
 			vha_evtchn_unmask(f->ev, (vha_evtchn_port_t)port);
-		done = harvest(f);
+		done = harvest_all(f);
 		if (done != 0)
 			return done;
+		if (f->watching && follow_backend(f) < 0)
+			return -EIO;
 		/* Re-arm rsp_event, then look once more before sleeping. */
-		if (vha_blkif_front_final_check(&f->ring))
+		more = false;
+		for (unsigned int i = 0; i < f->info.queues; i++)
+			more |= vha_blkif_front_final_check(&f->q[i].ring);
+		if (more)
 			continue;
 		if (timeout_ms == 0 || f->inflight == 0)
 			return 0;
-		if (poll(&pfd, 1, timeout_ms) <= 0)
+		if (poll(pfd, 2, timeout_ms) <= 0)
 			return 0;
+		if ((pfd[1].revents & POLLIN) && !(pfd[0].revents & POLLIN)) {
+			if (follow_backend(f) < 0)
+				return -EIO;
+		}
 	}
 }
 
@@ -534,12 +863,12 @@ int vha_front_write(struct vha_front *f, uint64_t offset, const void *buf, size_
 	return sync_io(f, VHA_FRONT_WRITE, offset, (void *)buf, len);
 }
 
-static int sync_one(struct vha_front *f, enum vha_front_op op, uint64_t offset, uint64_t len)
+static int sync_one(struct vha_front *f, enum vha_front_op op, uint64_t offset, void *buf, uint64_t len)
 {
 	struct sync_state st = { .pending = 1 };
 	int rc;
 
-	while ((rc = vha_front_submit(f, op, offset, NULL, (size_t)len, sync_cb, &st)) == -EAGAIN)
+	while ((rc = vha_front_submit(f, op, offset, buf, (size_t)len, sync_cb, &st)) == -EAGAIN)
 		if ((rc = vha_front_poll(f, 1000)) < 0)
 			return rc;
 	if (rc < 0)
@@ -552,12 +881,17 @@ static int sync_one(struct vha_front *f, enum vha_front_op op, uint64_t offset, 
 
 int vha_front_flush(struct vha_front *f)
 {
-	return f->info.flush ? sync_one(f, VHA_FRONT_FLUSH, 0, 0) : 0;
+	return f->info.flush ? sync_one(f, VHA_FRONT_FLUSH, 0, NULL, 0) : 0;
 }
 
 int vha_front_discard(struct vha_front *f, uint64_t offset, uint64_t len)
 {
 	if (!f->info.discard)
 		return -EOPNOTSUPP;
-	return sync_one(f, VHA_FRONT_DISCARD, offset, len);
+	return sync_one(f, VHA_FRONT_DISCARD, offset, NULL, len);
+}
+
+int vha_front_barrier_write(struct vha_front *f, uint64_t offset, const void *buf, size_t len)
+{
+	return sync_one(f, VHA_FRONT_BARRIER, offset, (void *)buf, len);
 }

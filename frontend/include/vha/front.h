@@ -1,9 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libvhafront: a userspace blkif frontend. It attaches to device/vbd/<devid>
- * in its own domain, shares the ring and a pool of data pages with the
- * backend (a userspace process can only grant pages the platform allocated,
- * so caller data is bounced through the pool), and moves requests.
+ * in its own domain, shares the rings and a pool of data pages with the
+ * backend, and moves requests. A userspace process can only grant pages the
+ * platform allocated, so the pool is granted once at open and reused for
+ * the life of the device (feature-persistent: the backend keeps it mapped).
+ * Caller data is bounced through pool pages, unless the caller's buffer was
+ * allocated from the pool itself (vha_front_buf_alloc): then there is no
+ * copy and, with persistent grants, no per-request map on the backend.
+ *
+ * Recovery: when the backend goes away and comes back (it was restarted, or
+ * asks the frontend to reconnect by going Closed while its toolstack still
+ * has the device online), the next vha_front_poll reconnects with fresh
+ * rings and resubmits everything in flight; callers see no error. When the
+ * toolstack takes the device away, every request fails with -EIO.
+ *
+ * Online resize: vha_front_poll picks up a new "sectors" from the backend;
+ * vha_front_get_info shows it.
  *
  * Threads: a struct vha_front is not thread-safe; use it from one thread.
  * Errors: 0 / count or -errno; the library logs through vha/log.h.
@@ -25,7 +38,11 @@ struct vha_front;
 struct vha_front_opts {
 	unsigned int timeout_ms;        /* handshake steps (0: 10000) */
 	unsigned int ring_order;        /* wanted ring page order, capped by the backend (0: 1 page) */
-	unsigned int pool_pages;        /* data pages shared with the backend (0: 4 per ring slot, >= 64) */
+	unsigned int pool_pages;        /* bounce pages shared with the backend (0: 4 per ring slot, >= 512) */
+	unsigned int queues;            /* wanted queues, capped by the backend (0: 1) */
+	unsigned int buffer_pages;      /* extra pool pages for vha_front_buf_alloc (0: none) */
+	bool no_indirect;               /* never send indirect requests (11 segments at most) */
+	bool no_persistent;             /* do not offer feature-persistent to the backend */
 };
 
 struct vha_front_info {
@@ -34,12 +51,20 @@ struct vha_front_info {
 	uint32_t physical_sector_size;
 	bool readonly, cdrom;
 	bool flush, discard, persistent;
-	unsigned int ring_pages;
+	bool barrier;
+	unsigned int ring_pages;        /* per queue */
+	unsigned int queues;
 	unsigned int max_indirect_segments;     /* what the backend offers */
 	unsigned int backend_domid;
+	unsigned int reconnects;        /* times the rings were set up again after a backend restart */
+	unsigned int resizes;           /* times a new size was picked up */
 };
 
-enum vha_front_op { VHA_FRONT_READ, VHA_FRONT_WRITE, VHA_FRONT_FLUSH, VHA_FRONT_DISCARD };
+/*
+ * BARRIER is a write that the backend orders after every earlier request and
+ * before every later one on the same queue, and makes durable (feature-barrier).
+ */
+enum vha_front_op { VHA_FRONT_READ, VHA_FRONT_WRITE, VHA_FRONT_FLUSH, VHA_FRONT_DISCARD, VHA_FRONT_BARRIER };
 
 /* Completion: status 0, -EIO (error response or broken device) or -EOPNOTSUPP. */
 typedef void vha_front_cb(void *opaque, int status);
@@ -58,9 +83,20 @@ const struct vha_front_info *vha_front_get_info(const struct vha_front *f);
 size_t vha_front_max_io(const struct vha_front *f);
 
 /*
+ * Buffers from the granted pool: len bytes (rounded up to pages), page
+ * aligned, or NULL when the buffer area (opts.buffer_pages) has no room.
+ * I/O on them is zero-copy. Do not touch a buffer while a request on it is
+ * in flight.
+ */
+void *vha_front_buf_alloc(struct vha_front *f, size_t len);
+void vha_front_buf_free(struct vha_front *f, void *buf);
+
+/*
  * Queue one request: offset and len in bytes, multiples of the sector size,
- * len <= vha_front_max_io(). For writes the data is copied into pool pages
- * now; for reads it is copied into buf on completion (buf must stay valid).
+ * len <= vha_front_max_io(). A buf from vha_front_buf_alloc (512-byte
+ * aligned inside it) is used in place. Any other buf is bounced: for writes
+ * the data is copied into pool pages now; for reads it is copied into buf on
+ * completion (buf must stay valid).
  * Returns 0, -EAGAIN (ring or pool full: poll first), -EINVAL, -EROFS, -EIO.
  * The request is pushed to the backend at once.
  */
@@ -69,7 +105,9 @@ int vha_front_submit(struct vha_front *f, enum vha_front_op op, uint64_t offset,
 /*
  * Harvest responses, calling completions; waits up to timeout_ms (-1:
  * forever) when nothing is ready. Handles at most one ring of responses per
- * call. Returns the number completed, or -EIO if the device is broken.
+ * queue per call. Also follows the backend: a new size, or a reconnect
+ * (which may block up to opts.timeout_ms). Returns the number completed, or
+ * -EIO if the device is broken.
  */
 int vha_front_poll(struct vha_front *f, int timeout_ms);
 /* Requests submitted and not yet completed. */
@@ -80,5 +118,7 @@ int vha_front_read(struct vha_front *f, uint64_t offset, void *buf, size_t len);
 int vha_front_write(struct vha_front *f, uint64_t offset, const void *buf, size_t len);
 int vha_front_flush(struct vha_front *f);
 int vha_front_discard(struct vha_front *f, uint64_t offset, uint64_t len);
+/* One barrier write (len <= 11 pages): -EOPNOTSUPP unless the backend offers feature-barrier. */
+int vha_front_barrier_write(struct vha_front *f, uint64_t offset, const void *buf, size_t len);
 
 #endif
