@@ -25,6 +25,7 @@
 #define SEGS BLKIF_MAX_SEGMENTS_PER_REQUEST
 #define MAX_QUEUES 16u
 #define WATCH_TOKEN "vha-front-backend"
+#define POOL_MAX 1024u          /* pages one vha_gntshr_share grants at most (gntalloc's default limit) */
 
 struct req_slot {
 	bool busy;
@@ -274,7 +275,13 @@ static int handshake(struct vha_front *f, bool reconnect)
 	rc = publish_rings(f, (unsigned int)order);
 	if (rc < 0)
 		return rc;
-	if (wait_backend(f, XenbusStateConnected, XenbusStateConnected, timeout) < 0) {
+	rc = wait_backend(f, XenbusStateConnected, XenbusStateClosed, timeout);
+	if (rc == XenbusStateClosed) {
+		/* It closed instead (a backend restarted meanwhile, or it refused the rings). */
+		vha_debug("backend %s closed during the handshake", f->be_dir);
+		return -ECONNRESET;
+	}
+	if (rc < 0) {
 		st = vha_xenbus_read_state(f->xs, XBT_NULL, f->be_dir);
 		vha_err("backend %s did not connect within %u ms (state %s)", f->be_dir, f->timeout_ms,
 			st >= 0 ? vha_xenbus_state_name(st) : "missing");
@@ -287,11 +294,18 @@ static int handshake(struct vha_front *f, bool reconnect)
 
 static int share_pool(struct vha_front *f, const struct vha_front_opts *opts)
 {
-	/* Enough for a full ring of 4 KiB requests or a few 1 MiB ones; within gntalloc's default limit. */
-	f->nbounce = opts->pool_pages ? opts->pool_pages : f->nslots * 4;
-	if (f->nbounce < 512)
-		f->nbounce = 512;
+	/*
+	 * 512 pages: a full 16-page ring of 4 KiB requests, or two 1 MiB ones,
+	 * while the whole pool stays within one share (gntalloc's default limit
+	 * is 1024 pages).
+	 */
+	f->nbounce = opts->pool_pages ? opts->pool_pages : 512;
 	f->npool = f->nbounce + opts->buffer_pages;
+	if (f->npool > POOL_MAX) {
+		vha_err("a pool of %u pages (%u bounce + %u buffer) is over the %u one device can share", f->npool,
+			f->nbounce, opts->buffer_pages, POOL_MAX);
+		return -EINVAL;
+	}
 	f->pool_refs = calloc(f->npool, sizeof(*f->pool_refs));
 	f->free_pages = calloc(f->nbounce, sizeof(*f->free_pages));
 	f->buf_run = calloc(opts->buffer_pages + 1, sizeof(*f->buf_run));
@@ -356,6 +370,13 @@ int vha_front_open(struct vha_platform *p, unsigned int devid, const struct vha_
 		goto fail;
 	/* A device left Closed by an earlier user starts over: the backend offers InitWait again. */
 	rc = handshake(f, false);
+	if (rc == -ECONNRESET) {
+		char *why = NULL;
+
+		vha_xs_read_str(f->xs, XBT_NULL, f->be_dir, "error", &why);
+		vha_err("backend %s refused the connection: %s", f->be_dir, why ? why : "(no error node)");
+		free(why);
+	}
 	if (rc < 0)
 		goto fail;
 	rc = share_pool(f, opts);
@@ -549,6 +570,20 @@ static void fill_segments(struct vha_front *f, struct req_slot *s, struct blkif_
 	}
 }
 
+bool vha_front_can_submit(const struct vha_front *f, unsigned int n, const void *buf, size_t len)
+{
+	unsigned int slots = 0, pages = n * (max_segments(f) > SEGS ? 1 : 0);   /* an indirect page each, at most */
+
+	for (unsigned int i = 0; i < f->info.queues; i++) {
+		unsigned int ring = vha_blkif_front_free(&f->q[i].ring), idle = f->nslots - f->q[i].inflight;
+
+		slots += ring < idle ? ring : idle;
+	}
+	if (!in_buffer_area(f, buf, len))
+		pages += (unsigned int)((len + VHA_PAGE_SIZE - 1) / VHA_PAGE_SIZE);
+	return !f->broken && slots >= n && f->nfree >= pages;
+}
+
 static void push_request(struct vha_front *f, struct fqueue *q, const unsigned char *raw)
 {
 	vha_blkif_front_queue(&q->ring, raw, sizeof(blkif_request_t));
@@ -715,11 +750,16 @@ static int reconnect(struct vha_front *f)
 	if (harvest_all(f) < 0)
 		return -EIO;
 	vha_info("device %s: backend went away; reconnecting (%u request(s) in flight)", f->dir, f->inflight);
-	teardown_rings(f);
-	rc = handshake(f, true);
-	if (rc < 0) {
-		mark_broken(f, "reconnect to the backend failed");
-		return -EIO;
+	/* A backend that restarts again meanwhile closes under us: start over, within the timeout. */
+	for (double end = now_s() + f->timeout_ms / 1000.0;;) {
+		teardown_rings(f);
+		rc = handshake(f, true);
+		if (rc == 0)
+			break;
+		if (rc != -ECONNRESET || now_s() > end) {
+			mark_broken(f, "reconnect to the backend failed");
+			return -EIO;
+		}
 	}
 	for (unsigned int qi = 0; qi < f->info.queues; qi++) {
 		struct fqueue *q = &f->q[qi];

@@ -38,9 +38,10 @@ struct vha_front;
 struct vha_front_opts {
 	unsigned int timeout_ms;        /* handshake steps (0: 10000) */
 	unsigned int ring_order;        /* wanted ring page order, capped by the backend (0: 1 page) */
-	unsigned int pool_pages;        /* bounce pages shared with the backend (0: 4 per ring slot, >= 512) */
+	unsigned int pool_pages;        /* bounce pages shared with the backend (0: 512) */
 	unsigned int queues;            /* wanted queues, capped by the backend (0: 1) */
-	unsigned int buffer_pages;      /* extra pool pages for vha_front_buf_alloc (0: none) */
+	unsigned int buffer_pages;      /* extra pool pages for vha_front_buf_alloc (0: none); bounce and
+					 * buffer pages together at most 1024 */
 	bool no_indirect;               /* never send indirect requests (11 segments at most) */
 	bool no_persistent;             /* do not offer feature-persistent to the backend */
 };
@@ -102,6 +103,12 @@ void vha_front_buf_free(struct vha_front *f, void *buf);
  */
 int vha_front_submit(struct vha_front *f, enum vha_front_op op, uint64_t offset, void *buf, size_t len,
 		     vha_front_cb *cb, void *opaque);
+/*
+ * Whether n read/write requests covering len bytes at buf (split as the
+ * caller will split them) would all be accepted now, i.e. no -EAGAIN.
+ */
+bool vha_front_can_submit(const struct vha_front *f, unsigned int n, const void *buf, size_t len);
+
 /*
  * Harvest responses, calling completions; waits up to timeout_ms (-1:
  * forever) when nothing is ready. Handles at most one ring of responses per
