@@ -18,7 +18,7 @@ struct args {
 	long devid;
 	uint64_t offset, length;
 	bool have_length;
-	const char *in, *out, *shadow;
+	const char *in, *out, *shadow, *stop_file;
 	bool pattern, json;
 	long random_ops;
 	unsigned long seed;
@@ -39,7 +39,8 @@ static void usage(FILE *out)
 		"  info                                  geometry and negotiated features\n"
 		"  read [--offset B] [--length B] [--out FILE]   (default: whole disk to stdout)\n"
 		"  write --in FILE [--offset B]\n"
-		"  verify [--pattern] [--length B] [--random N --seed S --max-size B --shadow FILE]\n"
+		"  verify [--pattern] [--length B] [--random N --seed S --max-size B --shadow FILE\n"
+		"         --stop-file F]   (random: stops early once file F exists)\n"
 		"  bench [--rw randread|randwrite|read|write|randrw] [--bs 4k] [--iodepth 32]\n"
 		"        [--runtime S] [--rwmixread P] [--json] [--zero-copy]\n"
 		"        --zero-copy: I/O buffers come from the granted pool (no bounce copy)\n\n"
@@ -267,6 +268,9 @@ static int verify_random(struct vha_front *f, struct args *a)
 		uint64_t len = (1 + rnd() % (max / ss)) * ss;
 		uint64_t off;
 
+		if (a->stop_file && n % 64 == 0 && access(a->stop_file, F_OK) == 0)
+			break;
+
 		if (len > size)
 			len = size;
 		off = (rnd() % ((size - len) / ss + 1)) * ss;
@@ -310,6 +314,7 @@ struct bench_io {
 	struct bench *b;
 	unsigned char *buf;
 	double start;
+	unsigned int parts;             /* requests of this I/O still out (bs > max I/O: split) */
 	bool is_read;
 };
 
@@ -329,6 +334,8 @@ static void bench_cb(void *opaque, int status)
 
 	if (status)
 		b->errors++;
+	if (--io->parts)
+		return;
 	b->ios++;
 	if (b->nlat < b->cap)
 		b->lat[b->nlat++] = (now_s() - io->start) * 1e6;
@@ -351,14 +358,19 @@ static int cmd_bench(struct vha_front *f, struct args *a)
 		  !strcmp(a->rw, "randwrite") || !strcmp(a->rw, "write") ? 0 : (int)a->rwmixread;
 	struct bench b = { .f = f, .cap = 4u << 20 };
 	struct bench_io *ios;
+	unsigned int nparts;
+	size_t max;
 	double t0, elapsed;
 	int rc = 0;
 
-	if (bs == 0 || bs % info->sector_size || bs > vha_front_max_io(f) || bs > size || a->iodepth == 0) {
-		fprintf(stderr, "vha-frontend bench: --bs must be a multiple of %u up to %zu bytes, --iodepth >= 1\n",
-			info->sector_size, vha_front_max_io(f));
+	if (bs == 0 || bs % info->sector_size || bs > size || a->iodepth == 0) {
+		fprintf(stderr, "vha-frontend bench: --bs must be a multiple of %u up to the disk size, --iodepth >= 1\n",
+			info->sector_size);
 		return 2;
 	}
+	/* An I/O larger than one request goes out as several, as a block layer splits it. */
+	max = vha_front_max_io(f);
+	nparts = (unsigned int)((bs + max - 1) / max);
 	if (mix < 100 && info->readonly) {
 		fprintf(stderr, "vha-frontend bench: the disk is read-only\n");
 		return 2;
@@ -391,17 +403,20 @@ static int cmd_bench(struct vha_front *f, struct args *a)
 				off = b.seq_off;
 				b.seq_off = b.seq_off + bs + bs > size ? 0 : b.seq_off + bs;
 			}
+			if (!vha_front_can_submit(f, nparts, io->buf, bs))
+				break;
 			io->is_read = (int)(rnd() % 100) < mix;
 			io->start = now_s();
-			rc = vha_front_submit(f, io->is_read ? VHA_FRONT_READ : VHA_FRONT_WRITE, off, io->buf, bs, bench_cb,
-					      io);
-			if (rc == -EAGAIN) {
-				io->start = 0;
-				break;
-			}
-			if (rc < 0) {
-				fprintf(stderr, "vha-frontend bench: submit: %s\n", strerror(-rc));
-				return 1;
+			io->parts = nparts;
+			for (unsigned int p = 0; p < nparts; p++) {
+				uint64_t o = (uint64_t)p * max, n = bs - o < max ? bs - o : max;
+
+				rc = vha_front_submit(f, io->is_read ? VHA_FRONT_READ : VHA_FRONT_WRITE, off + o,
+						      io->buf + o, (size_t)n, bench_cb, io);
+				if (rc < 0) {
+					fprintf(stderr, "vha-frontend bench: submit: %s\n", strerror(-rc));
+					return 1;
+				}
 			}
 		}
 		rc = vha_front_poll(f, 100);
@@ -454,6 +469,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },            { "ring-order", required_argument, NULL, 'g' },
 		{ "queues", required_argument, NULL, 'Q' },    { "zero-copy", no_argument, NULL, 'z' },
 		{ "no-indirect", no_argument, NULL, 'I' },     { "no-persistent", no_argument, NULL, 'N' },
+		{ "stop-file", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },            { NULL, 0, NULL, 0 },
 	};
 	struct args a = { .domid = -1, .devid = 51712, .rw = "randread", .bs = 4096, .iodepth = 32, .runtime = 10,
@@ -500,6 +516,7 @@ int main(int argc, char **argv)
 		case 'g': a.ring_order = (unsigned int)strtoul(optarg, NULL, 10); break;
 		case 'Q': a.queues = (unsigned int)strtoul(optarg, NULL, 10); break;
 		case 'z': a.zero_copy = true; break;
+		case 'F': a.stop_file = optarg; break;
 		case 'I': a.no_indirect = true; break;
 		case 'N': a.no_persistent = true; break;
 		case 'h': usage(stdout); return 0;
@@ -529,8 +546,11 @@ int main(int argc, char **argv)
 	fo.queues = a.queues;
 	fo.no_indirect = a.no_indirect;
 	fo.no_persistent = a.no_persistent;
-	if (a.zero_copy && !strcmp(a.cmd, "bench"))
+	if (a.zero_copy && !strcmp(a.cmd, "bench")) {
+		/* Buffers from the pool; bounce pages only for indirect segment lists. */
 		fo.buffer_pages = a.iodepth * (unsigned int)((a.bs + 4095) / 4096);
+		fo.pool_pages = 64;
+	}
 	rc = vha_front_open(p, (unsigned int)a.devid, &fo, &f);
 	if (rc < 0) {
 		fprintf(stderr, "vha-frontend: cannot attach device %ld: %s\n", a.devid, strerror(-rc));
