@@ -430,10 +430,12 @@ int ctl_attach(struct ctl *c, int argc, char **argv)
 		{ "mode", required_argument, NULL, 'm' },           { "backend-domid", required_argument, NULL, 'b' },
 		{ "type", required_argument, NULL, 'T' },           { "device-type", required_argument, NULL, 'y' },
 		{ "timeout", required_argument, NULL, 'o' },        { "wait", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },                 { NULL, 0, NULL, 0 },
+		{ "grant-strategy", required_argument, NULL, 'g' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	long fe = -1, devid = 51712, be = 0;
 	const char *target = NULL, *mode = "w", *type = "vbd", *devtype = "disk", *wait = "initwait";
+	const char *strategy = NULL;
 	double timeout = 10;
 	char be_dir[256], fe_dir[256], vname[32], abs_target[4096];
 	struct vha_platform *p;
@@ -458,18 +460,21 @@ int ctl_attach(struct ctl *c, int argc, char **argv)
 		case 'y': devtype = optarg; break;
 		case 'o': timeout = atof(optarg); break;
 		case 'w': wait = optarg; break;
+		case 'g': strategy = optarg; break;
 		case 'h':
 			printf("vhactl attach --frontend-domid N --target PATH [--devid D|--vdev xvdX] [--mode w|r]\n"
 			       "  [--backend-domid B] [--type vbd] [--device-type disk|cdrom] [--timeout S]\n"
-			       "  [--wait initwait|connected]\n");
+			       "  [--wait initwait|connected] [--grant-strategy map|persistent|copy|adaptive]\n");
 			return 0;
 		default: return 2;
 		}
 	}
 	if (fe <= 0 || !target || (strcmp(mode, "w") && strcmp(mode, "r")) ||
-	    (strcmp(wait, "initwait") && strcmp(wait, "connected"))) {
+	    (strcmp(wait, "initwait") && strcmp(wait, "connected")) ||
+	    (strategy && strcmp(strategy, "map") && strcmp(strategy, "persistent") && strcmp(strategy, "copy") &&
+	     strcmp(strategy, "adaptive"))) {
 		fprintf(stderr, "vhactl attach: needs --frontend-domid N (> 0) and --target PATH; --mode w|r; "
-				"--wait initwait|connected\n");
+				"--wait initwait|connected; --grant-strategy map|persistent|copy|adaptive\n");
 		return 2;
 	}
 	if (!realpath(target, abs_target)) {
@@ -507,6 +512,8 @@ int ctl_attach(struct ctl *c, int argc, char **argv)
 		vha_xs_printf(xs, t, be_dir, "type", "phy");
 		vha_xs_printf(xs, t, be_dir, "dev", "%s", vdev_name((unsigned long)devid, vname, sizeof(vname)));
 		vha_xs_printf(xs, t, be_dir, "device-type", "%s", devtype);
+		if (strategy)
+			vha_xs_printf(xs, t, be_dir, "grant-strategy", "%s", strategy);
 		vha_xenbus_write_state(xs, t, be_dir, XenbusStateInitialising);
 		vha_xs_printf(xs, t, fe_dir, "backend", "%s", be_dir);
 		vha_xs_printf(xs, t, fe_dir, "backend-id", "%ld", be);
@@ -675,9 +682,39 @@ int ctl_list(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/* The number after "key": in a stats.json line (0 if absent). */
+static unsigned long long jnum(const char *obj, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	p = strstr(obj, pat);
+	return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
+}
+
+static const char *stats_path(struct ctl *c, const char *dir, char *path, size_t len)
+{
+	if (dir)
+		snprintf(path, len, "%s/stats.json", dir);
+	else if ((c->platform && strcmp(c->platform, "sim") == 0) ||
+		 (!c->platform && getenv("VHA_PLATFORM") && strcmp(getenv("VHA_PLATFORM"), "sim") == 0))
+		snprintf(path, len, "%s/run/backend-%d/stats.json", c->sim_dir, c->domid);
+	else
+		snprintf(path, len, "/run/vha-backend/stats.json");
+	return path;
+}
+
 int ctl_stats(struct ctl *c, int argc, char **argv)
 {
-	char path[4096], line[4096];
+	static const char *const cols[] = { "requests", "reads", "writes", "flushes", "barriers", "discards",
+					    "indirect", "bytes_read", "bytes_written", "errors", "rejected",
+					    "notifies_sent", "events_received", "strategy_map", "strategy_persistent",
+					    "strategy_copy" };
+	static const char *const heads[] = { "requests", "reads", "writes", "flushes", "barriers", "discards",
+					     "indirect", "bytes-read", "bytes-written", "errors", "rejected",
+					     "notified", "events", "map", "persistent", "copy" };
+	char path[4096], line[4096], strategy[32] = "-";
 	const char *dir = NULL;
 	FILE *f;
 	unsigned int fe = 0, devid = 0;
@@ -685,43 +722,158 @@ int ctl_stats(struct ctl *c, int argc, char **argv)
 	for (int i = 1; i + 1 < argc; i++)
 		if (strcmp(argv[i], "--state-dir") == 0)
 			dir = argv[i + 1];
-	if (dir)
-		snprintf(path, sizeof(path), "%s/stats.json", dir);
-	else if ((c->platform && strcmp(c->platform, "sim") == 0) ||
-		 (!c->platform && getenv("VHA_PLATFORM") && strcmp(getenv("VHA_PLATFORM"), "sim") == 0))
-		snprintf(path, sizeof(path), "%s/run/backend-%d/stats.json", c->sim_dir, c->domid);
-	else
-		snprintf(path, sizeof(path), "/run/vha-backend/stats.json");
-	f = fopen(path, "r");
+	f = fopen(stats_path(c, dir, path, sizeof(path)), "r");
 	if (!f) {
 		fprintf(stderr, "vhactl stats: cannot read %s: %s (is vha-backend running?)\n", path, strerror(errno));
 		return 1;
 	}
-	printf("%-6s %-7s %-5s %5s %10s %10s %10s %8s %13s %13s %7s %8s %9s %9s\n", "fe", "devid", "queue", "pages",
-	       "requests", "reads", "writes", "flushes", "bytes-read", "bytes-written", "errors", "rejected",
-	       "notified", "events");
+	printf("%-5s %-6s %-10s %-5s %5s", "fe", "devid", "strategy", "queue", "pages");
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
+		printf(" %*s", i == 7 || i == 8 ? 13 : 10, heads[i]);
+	printf(" %11s %7s\n", "cache", "hit%");
 	while (fgets(line, sizeof(line), f)) {
-		const char *q = line;
+		const char *q = strstr(line, "{\"queue\": "), *g;
 		char *s = strstr(line, "\"frontend\": ");
 
-		if (s && sscanf(s, "\"frontend\": %u, \"devid\": %u", &fe, &devid) != 2)
+		if (s) {
+			if (sscanf(s, "\"frontend\": %u, \"devid\": %u", &fe, &devid) != 2)
+				continue;
+			g = strstr(line, "\"grant_strategy\": \"");
+			if (g && sscanf(g, "\"grant_strategy\": \"%31[a-z]\"", strategy) != 1)
+				snprintf(strategy, sizeof(strategy), "-");
+			if (strstr(line, "\"persistent\": true") && strlen(strategy) < 20)
+				strcat(strategy, "+p");
+		}
+		if (!q)
 			continue;
-		while ((q = strstr(q, "{\"queue\": ")) != NULL) {
-			unsigned int qi, pages;
-			unsigned long long v[12];
+		g = strstr(q, "\"grant_cache\": ");
+		printf("%-5u %-6u %-10s %-5llu %5llu", fe, devid, strategy, jnum(q, "queue"), jnum(q, "ring_pages"));
+		for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+			printf(" %*llu", i == 7 || i == 8 ? 13 : 10, jnum(q, cols[i]));
+		if (g) {
+			unsigned long long hits = jnum(g, "hits"), misses = jnum(g, "misses");
+			char cache[32];
 
-			if (sscanf(q,
-				   "{\"queue\": %u, \"ring_pages\": %u, \"requests\": %llu, \"reads\": %llu, \"writes\": "
-				   "%llu, \"flushes\": %llu, \"discards\": %llu, \"bytes_read\": %llu, \"bytes_written\": "
-				   "%llu, \"errors\": %llu, \"rejected\": %llu, \"notifies_sent\": %llu, "
-				   "\"events_received\": %llu",
-				   &qi, &pages, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
-				   &v[10]) == 13)
-				printf("%-6u %-7u %-5u %5u %10llu %10llu %10llu %8llu %13llu %13llu %7llu %8llu %9llu %9llu\n",
-				       fe, devid, qi, pages, v[0], v[1], v[2], v[3], v[5], v[6], v[7], v[8], v[9], v[10]);
-			q++;
+			snprintf(cache, sizeof(cache), "%llu/%llu", jnum(g, "size"), jnum(g, "capacity"));
+			printf(" %11s %7.1f\n", cache, hits + misses ? 100.0 * (double)hits / (double)(hits + misses) : 0.0);
+		} else {
+			printf(" %11s %7s\n", "-", "-");
 		}
 	}
 	fclose(f);
 	return 0;
+}
+
+/* ---------------- resize ---------------- */
+
+int ctl_resize(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "frontend-domid", required_argument, NULL, 'f' }, { "devid", required_argument, NULL, 'd' },
+		{ "vdev", required_argument, NULL, 'd' },           { "backend-domid", required_argument, NULL, 'b' },
+		{ "type", required_argument, NULL, 'T' },           { "size", required_argument, NULL, 's' },
+		{ "shrink", no_argument, NULL, 'k' },               { "state-dir", required_argument, NULL, 'D' },
+		{ "timeout", required_argument, NULL, 'o' },        { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long fe = -1, devid = 51712, be = 0;
+	const char *type = "vbd", *state_dir = NULL, *size_arg = NULL;
+	bool shrink = false;
+	double timeout = 10;
+	char be_dir[256], path[4096], *params = NULL, *end;
+	unsigned long long size = 0;
+	uint64_t sectors = 0;
+	struct vha_platform *p;
+	struct xs_handle *xs;
+	struct stat st;
+	pid_t pid;
+	int opt, rc = 1;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'f': fe = strtol(optarg, NULL, 10); break;
+		case 'd': devid = ctl_parse_vdev(optarg); break;
+		case 'b': be = strtol(optarg, NULL, 10); break;
+		case 'T': type = optarg; break;
+		case 's': size_arg = optarg; break;
+		case 'k': shrink = true; break;
+		case 'D': state_dir = optarg; break;
+		case 'o': timeout = atof(optarg); break;
+		case 'h':
+			printf("vhactl resize --frontend-domid N --devid D [--size BYTES [--shrink]] [--backend-domid B]\n"
+			       "  [--type vbd] [--state-dir DIR] [--timeout S]\n"
+			       "Grow a file target to BYTES (or take a block device's new size) and have vha-backend\n"
+			       "publish it now; the frontend picks the new size up. Shrinking needs --shrink.\n");
+			return 0;
+		default: return 2;
+		}
+	}
+	if (fe <= 0 || devid < 0) {
+		fprintf(stderr, "vhactl resize: needs --frontend-domid N and --devid D\n");
+		return 2;
+	}
+	if (size_arg) {
+		errno = 0;
+		size = strtoull(size_arg, &end, 10);
+		if (errno || end == size_arg || *end || size == 0 || size % 512) {
+			fprintf(stderr, "vhactl resize: --size wants a positive multiple of 512 bytes, not '%s'\n", size_arg);
+			return 2;
+		}
+	}
+	if (open_xs(c, NULL, &p, &xs) < 0)
+		return 1;
+	snprintf(be_dir, sizeof(be_dir), "/local/domain/%ld/backend/%s/%ld/%ld", be, type, fe, devid);
+	if (vha_xs_read_str(xs, XBT_NULL, be_dir, "params", &params) < 0) {
+		fprintf(stderr, "vhactl resize: no device %s\n", be_dir);
+		goto out;
+	}
+	if (stat(params, &st) != 0) {
+		fprintf(stderr, "vhactl resize: %s: %s\n", params, strerror(errno));
+		goto out;
+	}
+	if (size_arg) {
+		if (!S_ISREG(st.st_mode)) {
+			fprintf(stderr, "vhactl resize: %s is not a regular file: resize the device itself, then run "
+					"this without --size\n", params);
+			goto out;
+		}
+		if (size < (unsigned long long)st.st_size && !shrink) {
+			fprintf(stderr, "vhactl resize: %llu is smaller than the current %lld bytes; a guest may have data "
+					"there (use --shrink if it does not)\n", size, (long long)st.st_size);
+			goto out;
+		}
+		if (truncate(params, (off_t)size) != 0) {
+			fprintf(stderr, "vhactl resize: truncate %s: %s\n", params, strerror(errno));
+			goto out;
+		}
+	}
+	/* The backend checks sizes every second; SIGHUP makes it look now. */
+	if (state_dir)
+		snprintf(path, sizeof(path), "%s/pid", state_dir);
+	else if (strcmp(vha_platform_kind(p), "sim") == 0)
+		snprintf(path, sizeof(path), "%s/run/backend-%ld/pid", c->sim_dir, be);
+	else
+		snprintf(path, sizeof(path), "/run/vha-backend/pid");
+	pid = read_pid(path);
+	if (pid > 0)
+		kill(pid, SIGHUP);
+	if (size_arg || stat(params, &st) == 0)
+		size = size_arg ? size : (unsigned long long)st.st_size;
+	for (double t_end = now_s() + timeout;;) {
+		if (vha_xs_read_uint(xs, XBT_NULL, be_dir, "sectors", 0, &sectors) == 0 && sectors * 512 == size)
+			break;
+		if (now_s() > t_end) {
+			fprintf(stderr, "vhactl resize: the backend did not publish %llu sectors within %g s "
+					"(it shows %llu; is it connected?)\n", size / 512, timeout,
+				(unsigned long long)sectors);
+			goto out;
+		}
+		usleep(20000);
+	}
+	printf("%llu sectors\n", (unsigned long long)sectors);
+	rc = 0;
+out:
+	free(params);
+	close_xs(p, xs);
+	return rc;
 }

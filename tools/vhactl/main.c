@@ -21,8 +21,11 @@ static void usage(FILE *out)
 		"  sim destroy-domain N             tear domain N down as the toolstack does on death\n"
 		"  attach --frontend-domid N --target PATH [--devid D|--vdev xvdX] [--mode w|r]\n"
 		"         [--backend-domid B] [--type vbd] [--device-type disk|cdrom] [--timeout S]\n"
-		"         [--wait initwait|connected]   write a disk's xenstore nodes as libxl does\n"
+		"         [--wait initwait|connected] [--grant-strategy map|persistent|copy|adaptive]\n"
+		"                                   write a disk's xenstore nodes as libxl does\n"
 		"  detach --frontend-domid N --devid D [--timeout S] [--force]\n"
+		"  resize --frontend-domid N --devid D [--size BYTES [--shrink]]\n"
+		"                                   online resize: grow the target, the guest sees it\n"
 		"  list                             devices, both states, targets\n"
 		"  stats [--state-dir DIR]          the backend's per-device, per-queue counters\n\n"
 		"Global options:\n"
@@ -88,6 +91,8 @@ int main(int argc, char **argv)
 		return ctl_sim(&c, argc, argv);
 	if (strcmp(cmd, "attach") == 0)
 		return ctl_attach(&c, argc, argv);
+	if (strcmp(cmd, "resize") == 0)
+		return ctl_resize(&c, argc, argv);
 	if (strcmp(cmd, "detach") == 0)
 		return ctl_detach(&c, argc, argv);
 	if (strcmp(cmd, "list") == 0)

@@ -19,6 +19,7 @@ int ctl_attach(struct ctl *c, int argc, char **argv);
 int ctl_detach(struct ctl *c, int argc, char **argv);
 int ctl_list(struct ctl *c, int argc, char **argv);
 int ctl_stats(struct ctl *c, int argc, char **argv);
+int ctl_resize(struct ctl *c, int argc, char **argv);
 
 /* xvda -> 51712, xvdb -> 51728, ... or a plain number. Returns -1 if neither. */
 long ctl_parse_vdev(const char *s);
