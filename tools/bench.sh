@@ -4,10 +4,13 @@
 # raw io_uring (fio --ioengine=io_uring) on the SAME data-filled file, same
 # block size, queue depth and O_DIRECT, in one invocation. Prints a table of
 # ratios vha / baseline. A benchmark: it reports, it never fails for being
-# slow; it exits non-zero only if something could not run.
+# slow; it exits non-zero only if something could not run. Then a feature
+# on/off table: the same jobs with one thing changed per row (grant strategy,
+# pool buffers, ring order, queues, indirect), as ratios to the same baseline.
 #
 # Environment: BENCH_RUNTIME (s per job, default 10), BENCH_SIZE_MB (default
-# 1024), BENCH_DIR (default /tmp: must allow O_DIRECT), BENCH_CSV (write a CSV).
+# 1024), BENCH_DIR (default /tmp: must allow O_DIRECT), BENCH_CSV (write a CSV),
+# BENCH_FEATURES=0 (skip the feature table).
 set -u
 cd "$(dirname "$0")/.."
 B="$PWD/${BUILD:-build}"
@@ -34,10 +37,8 @@ dd if=/dev/urandom of="$IMG" bs=1M count="$SIZE_MB" oflag=direct status=none || 
 jobs=("randread 4k 32" "randwrite 4k 32" "read 128k 8")
 json_num() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p" | head -1; }
 
-printf '\n%-10s %5s %3s | %12s %10s | %12s %10s %9s | %7s\n' job bs qd "fio IOPS" "fio MB/s" "vha IOPS" \
-	"vha MB/s" "p99 us" ratio
-printf -- '-%.0s' $(seq 96); echo
-[ -n "${BENCH_CSV:-}" ] && echo "job,bs,qd,baseline_iops,baseline_mbps,vha_iops,vha_mbps,vha_p99_us,ratio" > "$BENCH_CSV"
+# The baseline: fio with io_uring on the same file, once per job.
+declare -A B_IOPS B_MBPS
 for j in "${jobs[@]}"; do
 	set -- $j
 	rw=$1 bs=$2 qd=$3
@@ -45,18 +46,73 @@ for j in "${jobs[@]}"; do
 		--iodepth="$qd" --runtime="$RUNTIME" --time_based --size="${SIZE_MB}M" --output-format=json \
 		--randrepeat=0 2>/dev/null)
 	if [ "${rw#rand}" = write ] || [ "$rw" = randwrite ]; then key=write; else key=read; fi
-	b_iops=$(echo "$base" | tr -d '\n' | sed -n "s/.*\"$key\" *: *{[^}]*\"iops\" *: *\([0-9.]*\).*/\1/p")
+	B_IOPS[$j]=$(echo "$base" | tr -d '\n' | sed -n "s/.*\"$key\" *: *{[^}]*\"iops\" *: *\([0-9.]*\).*/\1/p")
 	b_bw=$(echo "$base" | tr -d '\n' | sed -n "s/.*\"$key\" *: *{[^}]*\"bw_bytes\" *: *\([0-9.]*\).*/\1/p")
-	v=$("$B/vha-frontend" --domid 1 bench --rw "$rw" --bs "$bs" --iodepth "$qd" --runtime "$RUNTIME" --json)
-	v_iops=$(echo "$v" | json_num iops)
-	v_mbps=$(echo "$v" | json_num mbps)
-	v_p99=$(echo "$v" | json_num lat_p99_us)
-	b_mbps=$(awk -v b="${b_bw:-0}" 'BEGIN { printf "%.1f", b / 1e6 }')
-	ratio=$(awk -v v="${v_iops:-0}" -v b="${b_iops:-0}" 'BEGIN { if (b > 0) printf "%.2f", v / b; else print "n/a" }')
-	printf '%-10s %5s %3s | %12.0f %10s | %12.0f %10s %9s | %7s\n' "$rw" "$bs" "$qd" "${b_iops:-0}" "$b_mbps" \
-		"${v_iops:-0}" "${v_mbps:-0}" "${v_p99:-0}" "$ratio"
-	[ -n "${BENCH_CSV:-}" ] && echo "$rw,$bs,$qd,${b_iops:-0},$b_mbps,${v_iops:-0},${v_mbps:-0},${v_p99:-0},$ratio" >> "$BENCH_CSV"
+	B_MBPS[$j]=$(awk -v b="${b_bw:-0}" 'BEGIN { printf "%.1f", b / 1e6 }')
+done
+
+# One vha run: job, then extra vha-frontend options. Sets V_IOPS V_MBPS V_P99 V_RATIO.
+vha_run() {
+	local j=$1 v; shift
+	set -- $j "$@"
+	local rw=$1 bs=$2 qd=$3; shift 3
+	v=$("$B/vha-frontend" --domid 1 "$@" bench --rw "$rw" --bs "$bs" --iodepth "$qd" --runtime "$RUNTIME" --json)
+	V_IOPS=$(echo "$v" | json_num iops); V_MBPS=$(echo "$v" | json_num mbps); V_P99=$(echo "$v" | json_num lat_p99_us)
+	V_RATIO=$(awk -v v="${V_IOPS:-0}" -v b="${B_IOPS[$j]:-0}" 'BEGIN { if (b > 0) printf "%.2f", v / b; else print "n/a" }')
+}
+# Re-attach the disk with a grant strategy (the backend reads it when the frontend connects).
+strategy() {
+	"$B/vhactl" detach --frontend-domid 1 --devid 51712 >/dev/null || exit 1
+	"$B/vhactl" attach --frontend-domid 1 --target "$IMG" ${1:+--grant-strategy $1} >/dev/null || exit 1
+}
+
+printf '\n%-10s %5s %3s | %12s %10s | %12s %10s %9s | %7s\n' job bs qd "fio IOPS" "fio MB/s" "vha IOPS" \
+	"vha MB/s" "p99 us" ratio
+printf -- '-%.0s' $(seq 96); echo
+[ -n "${BENCH_CSV:-}" ] && echo "config,job,bs,qd,baseline_iops,baseline_mbps,vha_iops,vha_mbps,vha_p99_us,ratio" > "$BENCH_CSV"
+for j in "${jobs[@]}"; do
+	set -- $j
+	vha_run "$j"
+	printf '%-10s %5s %3s | %12.0f %10s | %12.0f %10s %9s | %7s\n' "$1" "$2" "$3" "${B_IOPS[$j]:-0}" "${B_MBPS[$j]}" \
+		"${V_IOPS:-0}" "${V_MBPS:-0}" "${V_P99:-0}" "$V_RATIO"
+	[ -n "${BENCH_CSV:-}" ] && echo "default,$1,$2,$3,${B_IOPS[$j]:-0},${B_MBPS[$j]},${V_IOPS:-0},${V_MBPS:-0},${V_P99:-0},$V_RATIO" >> "$BENCH_CSV"
 done
 echo
 echo "ratio = vha IOPS / fio io_uring IOPS on the same file ($(df --output=fstype "$SIM" | tail -1), O_DIRECT), ${RUNTIME}s per job."
-echo "vha path: vha-frontend (sim domain 1) -> 1-page ring, grants mapped per request -> vha-backend io_uring."
+echo "vha path: vha-frontend (sim domain 1, bounce buffers) -> 1-page ring, 1 queue -> vha-backend io_uring,"
+echo "grant strategy adaptive (persistent grants negotiated)."
+[ "${BENCH_FEATURES:-1}" = 1 ] || exit 0
+
+# The feature on/off table: each row changes one thing from the default.
+configs=(
+	"default||"
+	"zero-copy (pool buffers)||--zero-copy"
+	"grants: map|map|"
+	"grants: copy|copy|--no-persistent"
+	"grants: persistent|persistent|"
+	"grants: persistent, zero-copy|persistent|--zero-copy"
+	"grants: adaptive, no persistent||--no-persistent"
+	"ring order 4 (16 pages)||--ring-order 4"
+	"2 queues||--queues 2"
+	"indirect off||--no-indirect"
+)
+echo
+echo "Feature table: vha IOPS / fio io_uring IOPS per job (IOPS in brackets)"
+printf '%-34s' config; for j in "${jobs[@]}"; do printf ' | %-16s' "$j"; done; echo
+printf -- '-%.0s' $(seq 92); echo
+cur=""
+for c in "${configs[@]}"; do
+	IFS='|' read -r name strat opts <<<"$c"
+	if [ "$strat" != "$cur" ]; then strategy "$strat"; cur=$strat; fi
+	printf '%-34s' "$name"
+	for j in "${jobs[@]}"; do
+		vha_run "$j" $opts
+		printf ' | %5s (%8.0f)' "$V_RATIO" "${V_IOPS:-0}"
+		set -- $j
+		[ -n "${BENCH_CSV:-}" ] && echo "$name,$1,$2,$3,${B_IOPS[$j]:-0},${B_MBPS[$j]},${V_IOPS:-0},${V_MBPS:-0},${V_P99:-0},$V_RATIO" >> "$BENCH_CSV"
+	done
+	echo
+done
+printf '%-34s' "fio io_uring (baseline IOPS)"; for j in "${jobs[@]}"; do printf ' | %5s (%8.0f)' 1.00 "${B_IOPS[$j]:-0}"; done; echo
+echo "Backend counters for the last configuration (vhactl stats):"
+"$B/vhactl" stats
