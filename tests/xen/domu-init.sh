@@ -28,6 +28,7 @@ wait_nodev() { # name seconds
 	[ ! -e /sys/block/$1 ]
 }
 md5() { md5sum | cut -d' ' -f1; }
+on_cpu() { c=$1; shift; if command -v taskset >/dev/null; then taskset -c $c "$@"; else "$@"; fi; }
 # field N of /sys/block/D/stat (1 reads ... 12 discards ... 16 flushes)
 stat_field() { awk -v f="$2" '{print $f}' /sys/block/$1/stat; }
 finish() { say "DONE uptime=$(up)"; sync; poweroff -f; }
@@ -150,6 +151,52 @@ vhafront) # the userspace frontend on xvda; blkfront stays unloaded
 	mods xen-evtchn xen-gntdev xen-gntalloc
 	ls /dev/xen | tr '\n' ' ' | sed 's/^/G: DEVXEN /'; echo
 	vha_frontend_checks xvda
+	finish ;;
+features) # 2 vCPUs: blkfront must use two queues, persistent grants and indirect requests
+	mods xen-blkfront
+	wait_dev xvda 30 || bad xvda-appeared "no /dev/xvda after 30 s"
+	say "DISK xvda hwq=$(ls /sys/block/xvda/mq | wc -l) max_segments=$(cat /sys/block/xvda/queue/max_segments) max_sectors_kb=$(cat /sys/block/xvda/queue/max_sectors_kb)"
+	dmesg | grep -E 'blkfront: xvda' | sed 's/^/G: BLKFRONT /'
+	check two-queues [ "$(ls /sys/block/xvda/mq | wc -l)" = 2 ]
+	check blkfront-persistent sh -c "dmesg | grep -q 'persistent grants: enabled'"
+	check blkfront-indirect sh -c "dmesg | grep -q 'indirect descriptors: enabled'"
+	dd if=/dev/urandom of=/tmp/r8 bs=1M count=8 2>/dev/null
+	R8=$(md5 </tmp/r8)
+	# One writer and one reader per CPU: blk-mq maps each CPU to its own queue.
+	for rep in 1 2 3; do
+		for cpu in 0 1; do
+			on_cpu $cpu dd if=/tmp/r8 of=/dev/xvda bs=1M seek=$((cpu * 16)) oflag=direct 2>/dev/null &
+		done
+		wait
+		for cpu in 0 1; do
+			on_cpu $cpu dd if=/dev/xvda of=/tmp/back$cpu bs=1M skip=$((cpu * 16)) count=8 iflag=direct 2>/dev/null &
+		done
+		wait
+	done
+	check data-cpu0 [ "$(md5 </tmp/back0)" = "$R8" ]
+	check data-cpu1 [ "$(md5 </tmp/back1)" = "$R8" ]
+	say "FEATURES-IO-DONE"
+	# dom0 reads the backend's counters while the device is still connected.
+	sleep 6
+	finish ;;
+restart) # dom0 kills vha-backend with SIGKILL and starts it again while we write
+	mods xen-blkfront
+	wait_dev xvda 30 || bad xvda-appeared "no /dev/xvda after 30 s"
+	dd if=/dev/urandom of=/tmp/r1 bs=1M count=1 2>/dev/null
+	echo 0 >/tmp/ok; echo 0 >/tmp/err
+	# The writer runs apart: a write the backend never answers leaves it stuck, and we still report.
+	( ok=0; err=0
+	  while :; do
+		if dd if=/tmp/r1 of=/dev/xvda bs=1M seek=$((ok % 32)) oflag=direct 2>/dev/null; then
+			ok=$((ok + 1)); echo $ok >/tmp/ok; up >/tmp/last_ok
+		else
+			err=$((err + 1)); echo $err >/tmp/err; sleep 1
+		fi
+	  done ) &
+	say "IO-RUNNING"
+	sleep 40
+	say "RESTART-RESULT at uptime $(up): writes_ok=$(cat /tmp/ok) writes_failed=$(cat /tmp/err) last_ok_at=$(cat /tmp/last_ok 2>/dev/null) xvda_present=$([ -b /dev/xvda ] && echo yes || echo no) size=$(cat /sys/block/xvda/size 2>/dev/null || echo -) writer_stuck_in_D=$(grep -l '^State:.*D' /proc/[0-9]*/status 2>/dev/null | wc -l)"
+	dmesg | grep -iE 'blkfront|xvda|vbd|blk_update|I/O error' | tail -8 | sed 's/^/G: RESTART-DMESG /'
 	finish ;;
 fio) # side by side: the same fio jobs on every xvd* that appears
 	mods xen-blkfront

@@ -12,13 +12,15 @@
 #   6  fio side by side: blkback / vha-backend / QEMU qdisk (reports only)
 #   7  which disk backend types xl accepts without blkback (reports only)
 #   8  the xen platform's own tests (tests/xen/test_platform_xen) in dom0
+#   9  2 vCPUs: blkfront uses two queues, persistent grants, indirect requests
+#  10  vha-backend killed and restarted under blkfront load (reports only)
 # Cases run in two boots: one without xen-blkback (vha-backend owns
 # backend/vbd) and one with it. A boot that hangs or dies is retried once.
 # Prints one "PASS|FAIL|SKIP case N" line per case; a failed case prints its
 # part of the serial log, and every log stays under $BUILD/xen/.
 #
 # Environment: BUILD (build dir), VHA_XEN_DEADLINE (seconds for the whole
-# run, boots are shortened to fit; 0 = none), VHA_XEN_CASES (default "0 1 2 3 4 5 6 7 8"),
+# run, boots are shortened to fit; 0 = none), VHA_XEN_CASES (default "0 1 2 3 4 5 6 7 8 9 10"),
 # VHA_XEN_CACHE (package cache, default tests/xen/cache), VHA_XEN_TIMEOUT
 # (seconds per boot, default 900), VHA_XEN_STALL (seconds without serial
 # output before a boot counts as hung, default 240), VHA_XEN_QDISK=0 (leave
@@ -31,7 +33,7 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) B=$BUILD ;; *) B=$ROOT/$BUILD ;; esac
 CACHE=${VHA_XEN_CACHE:-$ROOT/tests/xen/cache}
 W=$B/xen
-CASES=${VHA_XEN_CASES:-0 1 2 3 4 5 6 7 8}
+CASES=${VHA_XEN_CASES:-0 1 2 3 4 5 6 7 8 9 10}
 TMO=${VHA_XEN_TIMEOUT:-900}
 # Optional budget for the whole run (seconds): boots are cut to fit it.
 DEADLINE=${VHA_XEN_DEADLINE:-0}
@@ -275,8 +277,8 @@ run_group() { # name "cases" "extra dom0 args" [mem]
 want() { [[ " $CASES " == *" $1 "* ]]; }
 # Boot "vha": everything that needs blkback absent (and any extra case);
 # boot "blkback": the cases that need the kernel backend.
-GA=""; for c in 8 1 3 2 5 7; do want $c && GA="$GA $c"; done
-for c in $CASES; do case " 0 1 2 3 4 5 6 7 8 " in *" $c "*) ;; *) GA="$GA $c" ;; esac; done
+GA=""; for c in 8 1 3 2 5 9 7 10; do want $c && GA="$GA $c"; done
+for c in $CASES; do case " 0 1 2 3 4 5 6 7 8 9 10 " in *" $c "*) ;; *) GA="$GA $c" ;; esac; done
 GB=""; for c in 0 4 6; do want $c && GB="$GB $c"; done
 FIO_ARGS="vha.reps=${VHA_XEN_FIO_REPS:-2} vha.runtime=${VHA_XEN_FIO_RUNTIME:-5}"
 run_group vha "${GA# }" "vha.blkback=0${VHA_XEN_BACKEND_OPTS:+ vha.backend_opts=$VHA_XEN_BACKEND_OPTS}"
@@ -294,6 +296,8 @@ title() {
 	6) echo "fio side by side (benchmark, never fails)" ;;
 	7) echo "xl backend types without blkback (report only)" ;;
 	8) echo "xen platform self-test in dom0 (gntalloc/gntdev/evtchn)" ;;
+	9) echo "2 vCPUs: two queues, persistent grants, indirect" ;;
+	10) echo "vha-backend restart under blkfront load (report)" ;;
 	esac
 }
 echo
@@ -314,6 +318,10 @@ done
 if want 7 && [ -n "${LOGOF[7]:-}" ]; then
 	echo; echo "case 7: disk backend types with xen-blkback unloaded (vha-backend serving backend/vbd when built)"
 	grep -ao 'VHA-BACKENDTYPE.*' "${LOGOF[7]}" | sed 's/^VHA-BACKENDTYPE //'
+fi
+if want 10 && [ -n "${LOGOF[10]:-}" ]; then
+	echo; echo "case 10: what the stock blkfront did when vha-backend was killed and restarted under load"
+	grep -ao 'VHA-RESTART.*' "${LOGOF[10]}" | sed 's/^VHA-RESTART //'
 fi
 if want 6 && [ -n "${LOGOF[6]:-}" ]; then
 	echo; echo "case 6: guest fio (libaio, direct=1), mean of the reps, ratio = IOPS / kernel blkback IOPS"
