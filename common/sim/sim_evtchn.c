@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -77,6 +79,12 @@ int sim_evtchn_fd(void *priv)
 	return ((struct sim_evtchn *)priv)->epfd;
 }
 
+/* Whether the process that bound a port still exists. */
+static bool owner_alive(uint32_t pid)
+{
+	return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+}
+
 /* Find a free port in our table. Caller holds our port lock. */
 static int alloc_port(struct sim_domain_hdr *h)
 {
@@ -134,6 +142,7 @@ int sim_evtchn_bind_unbound(void *priv, vha_domid_t remote)
 		goto out;
 	h->ports[port].remote_domid = remote;
 	h->ports[port].remote_port = 0;
+	h->ports[port].owner_pid = (uint32_t)getpid();
 	h->ports[port].state = SIM_PORT_UNBOUND;
 	rc = port;
 out:
@@ -164,6 +173,20 @@ int sim_evtchn_bind_interdomain(void *priv, vha_domid_t remote, vha_evtchn_port_
 		goto out;
 	}
 	rp = &pd->hdr->ports[remote_port];
+	/*
+	 * Bound to a port of ours whose process died without unbinding: on Xen
+	 * the kernel closed that port when the process exited, and the remote
+	 * end fell back to unbound. Do that now (a restarted backend rebinds).
+	 */
+	if (rp->state == SIM_PORT_INTERDOMAIN && rp->remote_domid == e->sp->domid && rp->remote_port < SIM_PORTS) {
+		struct sim_port *ours = &e->self.hdr->ports[rp->remote_port];
+
+		if (ours->state == SIM_PORT_INTERDOMAIN && ours->owner_pid && !owner_alive(ours->owner_pid) &&
+		    e->ports[rp->remote_port].fifo_fd < 0) {
+			ours->state = SIM_PORT_FREE;
+			rp->state = SIM_PORT_UNBOUND;
+		}
+	}
 	/* As Xen: the remote port must be unbound and reserved for us. */
 	if (rp->state != SIM_PORT_UNBOUND || rp->remote_domid != e->sp->domid) {
 		rc = -EINVAL;
@@ -179,6 +202,7 @@ int sim_evtchn_bind_interdomain(void *priv, vha_domid_t remote, vha_evtchn_port_
 		goto out;
 	e->self.hdr->ports[port].remote_domid = remote;
 	e->self.hdr->ports[port].remote_port = remote_port;
+	e->self.hdr->ports[port].owner_pid = (uint32_t)getpid();
 	e->self.hdr->ports[port].state = SIM_PORT_INTERDOMAIN;
 	rp->remote_port = (uint32_t)port;
 	rp->state = SIM_PORT_INTERDOMAIN;

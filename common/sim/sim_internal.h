@@ -51,7 +51,8 @@ struct sim_port {
 	uint32_t state;
 	uint32_t remote_domid;          /* unbound: who may bind; interdomain: the peer */
 	uint32_t remote_port;
-	uint32_t pad;
+	uint32_t owner_pid;             /* the process that bound it (its death closes the port, as the
+					 * kernel closes a dead process's event channels) */
 };
 
 struct sim_domain_hdr {

@@ -100,6 +100,55 @@ static void test_notify_across_processes(void **state)
 	vha_platform_close(p2);
 }
 
+/*
+ * A backend process that dies bound to a frontend's port: as on Xen (the
+ * kernel closes a dead process's ports), the frontend's port falls back to
+ * unbound, and a new backend process binds it again and gets events.
+ */
+static void test_dead_binder_port_rebinds(void **state)
+{
+	struct vha_platform *p1 = test_sim_platform(simdir, 1), *p0 = test_sim_platform(simdir, 0);
+	struct vha_evtchn *e1, *e0, *e0b;
+	int port, local, status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(vha_evtchn_open(p1, &e1), 0);
+	port = vha_evtchn_bind_unbound(e1, 0);
+	assert_true(port > 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct vha_platform *c0 = NULL;
+		struct vha_platform_config cfg = { .kind = "sim", .sim_dir = simdir, .sim_domid = 0 };
+		struct vha_evtchn *ce = NULL;
+
+		if (vha_platform_open(&cfg, &c0) < 0 || vha_evtchn_open(c0, &ce) < 0)
+			_exit(10);
+		if (vha_evtchn_bind_interdomain(ce, 1, (vha_evtchn_port_t)port) <= 0)
+			_exit(11);
+		_exit(0);       /* dies bound, without unbinding */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* A live binder keeps the port: a second bind is refused while the first holds it. */
+	assert_int_equal(vha_evtchn_open(p0, &e0), 0);
+	local = vha_evtchn_bind_interdomain(e0, 1, (vha_evtchn_port_t)port);
+	assert_true(local > 0);
+	assert_int_equal(vha_evtchn_open(p0, &e0b), 0);
+	assert_int_equal(vha_evtchn_bind_interdomain(e0b, 1, (vha_evtchn_port_t)port), -EINVAL);
+	/* The rebound channel carries events. */
+	assert_int_equal(vha_evtchn_notify(e1, (vha_evtchn_port_t)port), 0);
+	assert_true(readable(vha_evtchn_fd(e0), 5000));
+	assert_int_equal(vha_evtchn_pending(e0), local);
+	vha_evtchn_close(e0b);
+	vha_evtchn_close(e0);
+	vha_evtchn_close(e1);
+	vha_platform_close(p0);
+	vha_platform_close(p1);
+}
+
 static void test_mask_unmask(void **state)
 {
 	struct vha_platform *p0 = test_sim_platform(simdir, 0), *p1 = test_sim_platform(simdir, 1);
@@ -187,6 +236,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_notify_across_processes),
 		cmocka_unit_test(test_mask_unmask),
+		cmocka_unit_test(test_dead_binder_port_rebinds),
 		cmocka_unit_test(test_domain_death_closes_ports),
 	};
 
