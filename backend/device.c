@@ -153,7 +153,13 @@ static void disconnect(struct device *dev)
 	__atomic_store_n(&dev->broken, 0, __ATOMIC_RELEASE);
 }
 
-static int connect_device(struct device *dev)
+/*
+ * Open the target, map every queue's ring, bind its event channel and start
+ * its worker. resume: the rings are live, left by an earlier backend
+ * process; each queue must have a matching journal, whose ring positions are
+ * restored and whose unanswered requests the worker runs first.
+ */
+static int connect_device(struct device *dev, bool resume, unsigned int *resumed)
 {
 	struct backend *be = dev->be;
 	struct xs_handle *xs = be->xs;
@@ -230,6 +236,29 @@ static int connect_device(struct device *dev)
 			goto fail;
 		}
 		vha_blkif_back_init(&q->back, q->ring_map, q->nr_ring_pages);
+		if (resume) {
+			struct journal_recovery rec;
+			RING_IDX req_prod = __atomic_load_n(&q->back.ring.sring->req_prod, __ATOMIC_ACQUIRE);
+			RING_IDX rsp_prod = __atomic_load_n(&q->back.ring.sring->rsp_prod, __ATOMIC_ACQUIRE);
+
+			q->nr_slots = vha_blkif_ring_size(q->nr_ring_pages);
+			rc = journal_open_existing(q, &rec);
+			/* The frontend cannot have produced less than we took, nor have seen more responses. */
+			if (rc == 0 && ((int32_t)(rec.req_cons - req_prod) > 0 || (int32_t)(rsp_prod - rec.rsp_prod_pvt) > 0)) {
+				journal_close(q, false);
+				rc = -EPROTO;
+			}
+			if (rc < 0) {
+				vha_info("device %u/%u queue %u: cannot resume (%s)", dev->fe_domid, dev->devid, i,
+					 rc == -ENOENT ? "no journal" : rc == -ESTALE ? "journal of other rings" :
+					 "journal inconsistent with the ring");
+				goto fail;
+			}
+			q->back.ring.req_cons = rec.req_cons;
+			q->back.ring.rsp_prod_pvt = rec.rsp_prod_pvt;
+			q->resuming = true;
+			*resumed += rec.inflight;
+		}
 		rc = vha_evtchn_open(be->platform, &q->evtchn);
 		if (rc < 0)
 			goto fail;
@@ -341,11 +370,28 @@ static bool evaluate(struct device *dev)
 		if (state == XenbusStateInitWait || state == XenbusStateInitialised || state == XenbusStateConnected ||
 		    state == XenbusStateReconfiguring || state == XenbusStateReconfigured) {
 			/*
-			 * Left live by an earlier backend process (it was killed): its
-			 * rings cannot be resumed (responses complete out of order, so
-			 * what was in flight is unknown). Close; a frontend that
-			 * reconnects (libvhafront does, and resubmits) gets fresh rings.
+			 * Left live by an earlier backend process (it was killed). Its
+			 * journal says what was in flight (responses complete out of
+			 * order, so the ring alone cannot): take the live rings over,
+			 * and the frontend notices nothing. Without a usable journal,
+			 * close; a frontend that reconnects (libvhafront does, and
+			 * resubmits) gets fresh rings.
 			 */
+			unsigned int resumed = 0;
+
+			if (state == XenbusStateConnected && fe_state == XenbusStateConnected && be->cfg.resume &&
+			    vha_xs_read_str(xs, XBT_NULL, dev->be_path, "hotplug-status", &hotplug) == 0 &&
+			    strcmp(hotplug, "connected") == 0) {
+				read_strategy(dev);
+				if (connect_device(dev, true, &resumed) == 0) {
+					vha_log_ratelimited(&dev->rl, VHA_LOG_INFO,
+							    "device %u/%u: taken over from an earlier backend on its live "
+							    "rings; %u unanswered request(s) run again",
+							    dev->fe_domid, dev->devid, resumed);
+					dev->phase = DEV_CONNECTED;
+					break;
+				}
+			}
 			vha_info("device %u/%u: taking over from an earlier backend; asking the frontend to reconnect",
 				 dev->fe_domid, dev->devid);
 			set_state(dev, XenbusStateClosing);
@@ -367,7 +413,7 @@ static bool evaluate(struct device *dev)
 			break;
 		}
 		if (fe_state == XenbusStateInitialised || fe_state == XenbusStateConnected) {
-			if (connect_device(dev) == 0) {
+			if (connect_device(dev, false, NULL) == 0) {
 				dev->phase = DEV_CONNECTED;
 				set_state(dev, XenbusStateConnected);
 			} else {

@@ -52,6 +52,8 @@ static void usage(FILE *out)
 		"  --copy-threshold BYTES     adaptive: copy requests up to this size (default 16384)\n"
 		"  --copy-buffers BYTES       copy buffers per queue, beyond which requests are mapped\n"
 		"                             (default 16777216)\n"
+		"  --no-resume                keep no in-flight journal: after a restart, live devices are\n"
+		"                             closed and frontends must reconnect (default: taken over)\n"
 		"  --direct, --no-direct      open targets with or without O_DIRECT (default: O_DIRECT on sim,\n"
 		"                             buffered on xen: see docs/operations.md, O_DIRECT into grant maps)\n"
 		"  --log-level LEVEL          error|warn|info|debug (default info)\n"
@@ -76,6 +78,7 @@ static const struct option long_opts[] = {
 	{ "persistent-grants", required_argument, NULL, 'p' },
 	{ "copy-threshold", required_argument, NULL, 'T' },
 	{ "copy-buffers", required_argument, NULL, 'B' },
+	{ "no-resume", no_argument, NULL, 'R' },
 	{ "no-direct", no_argument, NULL, 'n' },
 	{ "direct", no_argument, NULL, 'd' },
 	{ "log-level", required_argument, NULL, 'l' },
@@ -135,6 +138,7 @@ static int apply_option(struct options *o, int c, const char *arg)
 	case 'p': return parse_num("persistent-grants", arg, 0, 65536, &o->cfg.persistent_max);
 	case 'T': return parse_num("copy-threshold", arg, 0, 1u << 20, &o->cfg.copy_max);
 	case 'B': return parse_num("copy-buffers", arg, 0, 1u << 30, &o->cfg.copy_buffer_max);
+	case 'R': o->cfg.resume = false; break;
 	case 'n': o->direct_choice = 0; break;
 	case 'd': o->direct_choice = 1; break;
 	case 'l':
@@ -222,7 +226,7 @@ int main(int argc, char **argv)
 	static struct options o = {
 		.cfg = { .type = "vbd", .max_ring_order = VHA_BLKIF_MAX_RING_ORDER, .max_indirect_segments = 256,
 			 .direct = true, .strategy = GS_ADAPTIVE, .persistent_max = 1056, .copy_max = 16384,
-			 .copy_buffer_max = 16u << 20 },
+			 .copy_buffer_max = 16u << 20, .resume = true },
 		.platform = { .sim_domid = -1 },
 		.log_level = VHA_LOG_INFO,
 		.direct_choice = -1,

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -38,6 +39,16 @@ static void queue_fail(struct queue *q, const char *why)
 static void respond(struct queue *q, const struct vha_blkif_req *req, int16_t status)
 {
 	vha_blkif_back_respond(&q->back, req->id, req->operation, status);
+	if (q->journal) {
+		/* Every request lives in a slot: req is &slot->req. Entry first, then the header. */
+		const struct inflight *s = (const struct inflight *)((const char *)req - offsetof(struct inflight, req));
+		struct journal_entry *e = &q->journal->e[s - q->slots];
+		RING_IDX r = q->back.ring.rsp_prod_pvt - 1;
+
+		e->rsp_idx = r;
+		__atomic_store_n(&e->state, JOURNAL_RESPONDED, __ATOMIC_RELEASE);
+		__atomic_store_n(&q->journal->rsp_prod_pvt, r + 1, __ATOMIC_RELEASE);
+	}
 	if (status != BLKIF_RSP_OKAY)
 		q->stats.errors++;
 }
@@ -395,8 +406,20 @@ static void take_requests(struct queue *q)
 
 		if (!s)
 			break;  /* cannot happen within the overflow bound; retry on the next pass */
-		/* The one read of this slot. */
-		vha_blkif_copy_request(vha_blkif_back_slot(&q->back, cons), &s->req);
+		if (q->journal) {
+			struct journal_entry *e = &q->journal->e[s - q->slots];
+
+			/* The one read of this slot, into the journal; parsed from there. */
+			memcpy(e->raw, vha_blkif_back_slot(&q->back, cons), sizeof(e->raw));
+			__asm__ __volatile__("" ::: "memory");   /* nothing below reads the guest slot */
+			e->idx = cons;
+			__atomic_store_n(&e->state, JOURNAL_INFLIGHT, __ATOMIC_RELEASE);
+			__atomic_store_n(&q->journal->req_cons, cons + 1, __ATOMIC_RELEASE);
+			vha_blkif_copy_request(e->raw, &s->req);
+		} else {
+			/* The one read of this slot. */
+			vha_blkif_copy_request(vha_blkif_back_slot(&q->back, cons), &s->req);
+		}
 		q->back.ring.req_cons = cons + 1;
 		handle_request(q, s);
 	}
@@ -446,9 +469,26 @@ static void reap(struct queue *q)
 	}
 }
 
+/* After a takeover: the earlier process's unanswered requests, in their slots, before anything new. */
+static void resume_journal(struct queue *q)
+{
+	for (unsigned int i = 0; i < q->nr_slots; i++) {
+		struct journal_entry *e = &q->journal->e[i];
+
+		if (e->state != JOURNAL_INFLIGHT)
+			continue;
+		vha_blkif_copy_request(e->raw, &q->slots[i].req);
+		q->stats.resumed++;
+		handle_request(q, &q->slots[i]);
+	}
+	io_uring_submit(&q->ring);
+}
+
 static void push(struct queue *q)
 {
-	if (vha_blkif_back_push(&q->back)) {
+	/* After a takeover the frontend may be asleep on responses the dead process never signalled. */
+	if (vha_blkif_back_push(&q->back) || q->resuming) {
+		q->resuming = false;
 		vha_evtchn_notify(q->evtchn, (vha_evtchn_port_t)q->local_port);
 		q->stats.notifies_sent++;
 	}
@@ -463,6 +503,8 @@ static void *worker(void *arg)
 		{ .fd = q->stop_fd, .events = POLLIN },
 	};
 
+	if (q->resuming)
+		resume_journal(q);
 	for (;;) {
 		int port;
 
@@ -502,6 +544,12 @@ int queue_start(struct queue *q)
 	rc = gcache_init(&q->cache, q->dev->persistent ? q->dev->be->cfg.persistent_max : 0);
 	if (rc < 0)
 		return rc;
+	if (!q->resuming) {
+		rc = journal_create(q);
+		if (rc < 0)
+			vha_warn("device %u/%u queue %u: no journal (%s): a restarted backend cannot take this "
+				 "queue over", q->dev->fe_domid, q->dev->devid, q->index, strerror(-rc));
+	}
 	rc = io_uring_queue_init_params(q->nr_slots * 2, &q->ring, &params);
 	if (rc < 0)
 		return rc;
@@ -542,6 +590,8 @@ void queue_stop(struct queue *q)
 	gcache_destroy(&q->cache, q->dev->be->gnttab);
 	free(q->indirect_buf);
 	q->indirect_buf = NULL;
+	/* An orderly stop: nothing is in flight, nothing to take over. */
+	journal_close(q, true);
 	if (q->evtchn) {
 		if (q->local_port > 0)
 			vha_evtchn_unbind(q->evtchn, (vha_evtchn_port_t)q->local_port);
