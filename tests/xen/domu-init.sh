@@ -179,23 +179,33 @@ features) # 2 vCPUs: blkfront must use two queues, persistent grants and indirec
 	# dom0 reads the backend's counters while the device is still connected.
 	sleep 6
 	finish ;;
-restart) # dom0 kills vha-backend with SIGKILL and starts it again while we write
+restart) # dom0 kills vha-backend with SIGKILL and starts it again, 3 times, while we write
 	mods xen-blkfront
 	wait_dev xvda 30 || bad xvda-appeared "no /dev/xvda after 30 s"
 	dd if=/dev/urandom of=/tmp/r1 bs=1M count=1 2>/dev/null
+	R1=$(md5 </tmp/r1)
 	echo 0 >/tmp/ok; echo 0 >/tmp/err
-	# The writer runs apart: a write the backend never answers leaves it stuck, and we still report.
+	# The writer runs apart: a write never answered would leave it stuck, and we still report.
 	( ok=0; err=0
-	  while :; do
+	  while [ ! -e /tmp/stop ]; do
 		if dd if=/tmp/r1 of=/dev/xvda bs=1M seek=$((ok % 32)) oflag=direct 2>/dev/null; then
-			ok=$((ok + 1)); echo $ok >/tmp/ok; up >/tmp/last_ok
+			ok=$((ok + 1)); echo $ok >/tmp/ok
 		else
 			err=$((err + 1)); echo $err >/tmp/err; sleep 1
 		fi
-	  done ) &
+	  done; echo done >/tmp/writer_done ) &
 	say "IO-RUNNING"
+	wait_guest_file() { i=0; while [ ! -e $1 ] && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done; [ -e $1 ]; }
+	# dom0's three kill/restart cycles take about 20 s from IO-RUNNING.
 	sleep 40
-	say "RESTART-RESULT at uptime $(up): writes_ok=$(cat /tmp/ok) writes_failed=$(cat /tmp/err) last_ok_at=$(cat /tmp/last_ok 2>/dev/null) xvda_present=$([ -b /dev/xvda ] && echo yes || echo no) size=$(cat /sys/block/xvda/size 2>/dev/null || echo -) writer_stuck_in_D=$(grep -l '^State:.*D' /proc/[0-9]*/status 2>/dev/null | wc -l)"
+	touch /tmp/stop
+	if wait_guest_file /tmp/writer_done 20; then ok restart-writer-finished; else bad restart-writer-finished "a write was never answered"; fi
+	say "RESTART-RESULT writes_ok=$(cat /tmp/ok) writes_failed=$(cat /tmp/err) xvda_present=$([ -b /dev/xvda ] && echo yes || echo no) size=$(cat /sys/block/xvda/size 2>/dev/null || echo -)"
+	check restart-no-write-errors [ "$(cat /tmp/err)" = 0 ]
+	n=$(cat /tmp/ok); [ "$n" -gt 32 ] && n=32
+	good=0; for i in $(seq 0 $((n - 1))); do [ "$(dd if=/dev/xvda bs=1M skip=$i count=1 iflag=direct 2>/dev/null | md5)" = "$R1" ] && good=$((good + 1)); done
+	check restart-data-intact [ "$good" = "$n" -a "$n" -gt 0 ]
+	say "RESTART-RESULT data: $good of $n MiB written read back intact"
 	dmesg | grep -iE 'blkfront|xvda|vbd|blk_update|I/O error' | tail -8 | sed 's/^/G: RESTART-DMESG /'
 	finish ;;
 fio) # side by side: the same fio jobs on every xvd* that appears
