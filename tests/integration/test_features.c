@@ -37,25 +37,6 @@ static char simdir[64], build[4096];
 static pid_t backend_pid;
 static unsigned int next_domid = 1;
 
-static int run(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void fill(unsigned char *p, size_t n, unsigned int seed)
 {
 	uint64_t x = 0x9e3779b97f4a7c15ull * (seed + 1);
@@ -74,9 +55,9 @@ static unsigned int new_disk(char *img, size_t imglen, unsigned int bytes, const
 	unsigned int dom = next_domid++;
 
 	snprintf(img, imglen, "%s/disk%u.img", simdir, dom);
-	assert_int_equal(run("head -c %u /dev/urandom > %s", bytes, img), 0);
-	assert_int_equal(run("%s/vhactl --sim-dir %s sim create-domain %u >/dev/null", build, simdir, dom), 0);
-	assert_int_equal(run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid %u --target %s %s >/dev/null",
+	assert_int_equal(test_run("head -c %u /dev/urandom > %s", bytes, img), 0);
+	assert_int_equal(test_run("%s/vhactl --sim-dir %s sim create-domain %u >/dev/null", build, simdir, dom), 0);
+	assert_int_equal(test_run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid %u --target %s %s >/dev/null",
 			     build, simdir, dom, img, attach_args ? attach_args : ""),
 			 0);
 	return dom;
@@ -202,39 +183,19 @@ static void exercise(struct fe *fe, const char *img, unsigned int seed)
 
 static int setup(void **state)
 {
-	const char *b = getenv("VHA_BUILD");
+	static char cache[16];
+	const char *args[] = { "--max-queues", "2", "--persistent-grants", cache, NULL };
 
 	(void)state;
-	snprintf(build, sizeof(build), "%s", b ? b : "build");
-	snprintf(simdir, sizeof(simdir), "/tmp/vha-features-XXXXXX");
-	if (!mkdtemp(simdir) || run("%s/vhactl --sim-dir %s sim start >/dev/null", build, simdir))
-		return -1;
-	backend_pid = fork();
-	if (backend_pid == 0) {
-		char bin[4200], log[128], cache[16];
-
-		snprintf(bin, sizeof(bin), "%s/vha-backend", build);
-		snprintf(log, sizeof(log), "%s/backend.log", simdir);
-		snprintf(cache, sizeof(cache), "%u", CACHE_GRANTS);
-		if (!freopen(log, "w", stderr))
-			_exit(126);
-		execl(bin, bin, "--platform", "sim", "--sim-dir", simdir, "--foreground", "--max-queues", "2",
-		      "--persistent-grants", cache, (char *)NULL);
-		_exit(127);
-	}
-	return 0;
+	snprintf(cache, sizeof(cache), "%u", CACHE_GRANTS);
+	snprintf(build, sizeof(build), "%s", test_build_dir());
+	return test_sim_backend_start(simdir, sizeof(simdir), "features", args, &backend_pid);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	if (backend_pid > 0) {
-		kill(backend_pid, SIGTERM);
-		waitpid(backend_pid, NULL, 0);
-	}
-	if (getenv("VHA_KEEP_LOGS"))
-		run("cat %s/backend.log >&2", simdir);
-	run("%s/vhactl --sim-dir %s sim stop >/dev/null 2>&1; rm -rf %s", build, simdir, simdir);
+	test_sim_backend_stop(simdir, backend_pid);
 	return 0;
 }
 
@@ -336,7 +297,7 @@ static void order_cb(void *opaque, int status)
 
 static void drain(struct vha_front *f)
 {
-	for (double end = now_s() + 10; vha_front_inflight(f) && now_s() < end;)
+	for (double end = test_now() + 10; vha_front_inflight(f) && test_now() < end;)
 		assert_true(vha_front_poll(f, 100) >= 0);
 	assert_int_equal(vha_front_inflight(f), 0);
 }
@@ -553,16 +514,16 @@ static void test_discard_withdrawn(void **state)
 	}
 	dom = next_domid++;
 	snprintf(img, sizeof(img), "%s/disk.img", dir);
-	assert_int_equal(run("head -c %u /dev/urandom > %s", DISK_BYTES, img), 0);
-	assert_int_equal(run("%s/vhactl --sim-dir %s sim create-domain %u >/dev/null", build, simdir, dom), 0);
-	assert_int_equal(run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid %u --target %s >/dev/null",
+	assert_int_equal(test_run("head -c %u /dev/urandom > %s", DISK_BYTES, img), 0);
+	assert_int_equal(test_run("%s/vhactl --sim-dir %s sim create-domain %u >/dev/null", build, simdir, dom), 0);
+	assert_int_equal(test_run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid %u --target %s >/dev/null",
 			     build, simdir, dom, img),
 			 0);
 	fe_open(&fe, dom, NULL);
 	assert_true(vha_front_get_info(fe.f)->discard);
 	assert_int_equal(vha_front_discard(fe.f, 0, 1u << 20), -EOPNOTSUPP);
 	/* The backend withdraws feature-discard and refuses later discards up front. */
-	for (double end = now_s() + 5; now_s() < end; usleep(20000)) {
+	for (double end = test_now() + 5; test_now() < end; usleep(20000)) {
 		val = device_node(dom, "feature-discard");
 		if (val && strcmp(val, "0") == 0) {
 			free(val);
@@ -576,7 +537,7 @@ static void test_discard_withdrawn(void **state)
 	free(val);
 	assert_int_equal(vha_front_discard(fe.f, 0, 4096), -EOPNOTSUPP);
 	fe_close(&fe);
-	run("%s/vhactl --platform sim --sim-dir %s detach --frontend-domid %u --devid 51712 >/dev/null", build, simdir,
+	test_run("%s/vhactl --platform sim --sim-dir %s detach --frontend-domid %u --devid 51712 >/dev/null", build, simdir,
 	    dom);
 	umount2(dir, MNT_DETACH);
 }
@@ -593,11 +554,11 @@ static void test_resize(void **state)
 	fill(w, sizeof(w), 12);
 	assert_int_equal(vha_front_write(fe.f, DISK_BYTES + 4096, w, sizeof(w)), -EINVAL);
 	/* Grow the target while connected: the frontend picks the new size up. */
-	assert_int_equal(run("%s/vhactl --platform sim --sim-dir %s resize --frontend-domid %u --devid 51712 "
+	assert_int_equal(test_run("%s/vhactl --platform sim --sim-dir %s resize --frontend-domid %u --devid 51712 "
 			     "--size %u >/dev/null",
 			     build, simdir, fe.dom, 2 * DISK_BYTES),
 			 0);
-	for (double end = now_s() + 5; vha_front_get_info(fe.f)->sectors != 2 * DISK_BYTES / 512 && now_s() < end;)
+	for (double end = test_now() + 5; vha_front_get_info(fe.f)->sectors != 2 * DISK_BYTES / 512 && test_now() < end;)
 		vha_front_poll(fe.f, 50);
 	assert_int_equal(vha_front_get_info(fe.f)->sectors, 2 * DISK_BYTES / 512);
 	assert_int_equal(vha_front_get_info(fe.f)->resizes, 1);
@@ -605,7 +566,7 @@ static void test_resize(void **state)
 	assert_int_equal(vha_front_read(fe.f, DISK_BYTES + 4096, r, sizeof(r)), 0);
 	assert_memory_equal(r, w, sizeof(w));
 	/* Shrinking needs --shrink. */
-	assert_true(run("%s/vhactl --platform sim --sim-dir %s resize --frontend-domid %u --devid 51712 --size %u "
+	assert_true(test_run("%s/vhactl --platform sim --sim-dir %s resize --frontend-domid %u --devid 51712 --size %u "
 			"2>/dev/null",
 			build, simdir, fe.dom, DISK_BYTES) != 0);
 	fe_close(&fe);
@@ -641,7 +602,7 @@ static void test_sector_4k(void **state)
 	(void)state;
 	dom = next_domid++;
 	snprintf(img, sizeof(img), "%s/disk4k.img", simdir);
-	assert_int_equal(run("head -c %u /dev/urandom > %s", DISK_BYTES, img), 0);
+	assert_int_equal(test_run("head -c %u /dev/urandom > %s", DISK_BYTES, img), 0);
 	snprintf(cmd, sizeof(cmd), "losetup --sector-size 4096 -f --show %s 2>/dev/null", img);
 	p = geteuid() == 0 ? popen(cmd, "r") : NULL;
 	if (!p || !fgets(loopdev, sizeof(loopdev), p) || strncmp(loopdev, "/dev/loop", 9) != 0) {
@@ -652,8 +613,8 @@ static void test_sector_4k(void **state)
 	}
 	pclose(p);
 	loopdev[strcspn(loopdev, "\n")] = '\0';
-	assert_int_equal(run("%s/vhactl --sim-dir %s sim create-domain %u >/dev/null", build, simdir, dom), 0);
-	assert_int_equal(run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid %u --target %s >/dev/null",
+	assert_int_equal(test_run("%s/vhactl --sim-dir %s sim create-domain %u >/dev/null", build, simdir, dom), 0);
+	assert_int_equal(test_run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid %u --target %s >/dev/null",
 			     build, simdir, dom, loopdev),
 			 0);
 	fe_open(&fe, dom, NULL);
@@ -666,9 +627,9 @@ static void test_sector_4k(void **state)
 	assert_int_equal(vha_front_read(fe.f, 8192, r, sizeof(r)), 0);
 	assert_memory_equal(r, w, sizeof(w));
 	fe_close(&fe);
-	run("%s/vhactl --platform sim --sim-dir %s detach --frontend-domid %u --devid 51712 >/dev/null", build, simdir,
+	test_run("%s/vhactl --platform sim --sim-dir %s detach --frontend-domid %u --devid 51712 >/dev/null", build, simdir,
 	    dom);
-	run("losetup -d %s", loopdev);
+	test_run("losetup -d %s", loopdev);
 }
 
 int main(void)

@@ -50,28 +50,9 @@ struct fe {
 	char dir[96], be_dir[128];
 };
 
-static int run(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int wait_state(struct xs_handle *xs, const char *dir, int want, double timeout)
 {
-	double end = now_s() + timeout;
+	double end = test_now() + timeout;
 	int st;
 
 	do {
@@ -79,7 +60,7 @@ static int wait_state(struct xs_handle *xs, const char *dir, int want, double ti
 		if (st == want)
 			return st;
 		usleep(10000);
-	} while (now_s() < end);
+	} while (test_now() < end);
 	return st;
 }
 
@@ -126,7 +107,7 @@ static int16_t send_raw(struct fe *f, const blkif_request_t *req, unsigned char 
 	struct blkif_response rsp;
 	struct pollfd pfd = { .fd = vha_evtchn_fd(f->ev), .events = POLLIN };
 	RING_IDX slot;
-	double end = now_s() + 5;
+	double end = test_now() + 5;
 	int port;
 
 	vha_blkif_front_queue(&f->ring, req, sizeof(*req));
@@ -145,7 +126,7 @@ static int16_t send_raw(struct fe *f, const blkif_request_t *req, unsigned char 
 		}
 		if (vha_blkif_front_final_check(&f->ring))
 			continue;
-		assert_true(now_s() < end);
+		assert_true(test_now() < end);
 		poll(&pfd, 1, 100);
 		while ((port = vha_evtchn_pending(f->ev)) >= 0)
 			vha_evtchn_unmask(f->ev, (vha_evtchn_port_t)port);
@@ -186,36 +167,21 @@ static bool backend_alive(void)
 
 static int setup(void **state)
 {
-	const char *b = getenv("VHA_BUILD");
+	const char *args[] = { "--max-queues", "1", NULL };
 
 	(void)state;
-	snprintf(build, sizeof(build), "%s", b ? b : "build");
-	snprintf(simdir, sizeof(simdir), "/tmp/vha-hostile-XXXXXX");
-	if (!mkdtemp(simdir))
+	snprintf(build, sizeof(build), "%s", test_build_dir());
+	if (test_sim_backend_start(simdir, sizeof(simdir), "hostile", args, &backend_pid) < 0)
 		return -1;
 	snprintf(img_rw, sizeof(img_rw), "%s/rw.img", simdir);
 	snprintf(img_ro, sizeof(img_ro), "%s/ro.img", simdir);
-	if (run("head -c %u /dev/urandom > %s && cp %s %s", DISK_SECTORS * 512, img_rw, img_rw, img_ro) ||
-	    run("%s/vhactl --sim-dir %s sim start >/dev/null", build, simdir) ||
-	    run("%s/vhactl --sim-dir %s sim create-domain 1 >/dev/null", build, simdir) ||
-	    run("%s/vhactl --sim-dir %s sim create-domain 2 >/dev/null", build, simdir))
-		return -1;
-	backend_pid = fork();
-	if (backend_pid == 0) {
-		char bin[4200], log[128];
-
-		snprintf(bin, sizeof(bin), "%s/vha-backend", build);
-		snprintf(log, sizeof(log), "%s/backend.log", simdir);
-		if (!freopen(log, "w", stderr))
-			_exit(126);
-		execl(bin, bin, "--platform", "sim", "--sim-dir", simdir, "--foreground", "--max-queues", "1",
-		      (char *)NULL);
-		_exit(127);
-	}
-	if (run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid 1 --target %s >/dev/null", build,
-		simdir, img_rw) ||
-	    run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid 2 --target %s --mode r >/dev/null",
-		build, simdir, img_ro))
+	if (test_run("head -c %u /dev/urandom > %s && cp %s %s", DISK_SECTORS * 512, img_rw, img_rw, img_ro) ||
+	    test_run("%s/vhactl --sim-dir %s sim create-domain 1 >/dev/null", build, simdir) ||
+	    test_run("%s/vhactl --sim-dir %s sim create-domain 2 >/dev/null", build, simdir) ||
+	    test_run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid 1 --target %s >/dev/null", build,
+		     simdir, img_rw) ||
+	    test_run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid 2 --target %s --mode r >/dev/null",
+		     build, simdir, img_ro))
 		return -1;
 	return 0;
 }
@@ -223,13 +189,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	if (backend_pid > 0) {
-		kill(backend_pid, SIGTERM);
-		waitpid(backend_pid, NULL, 0);
-	}
-	if (getenv("VHA_KEEP_LOGS"))
-		run("cat %s/backend.log >&2", simdir);
-	run("%s/vhactl --sim-dir %s sim stop >/dev/null 2>&1; rm -rf %s", build, simdir, simdir);
+	test_sim_backend_stop(simdir, backend_pid);
 	return 0;
 }
 

@@ -5,7 +5,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -60,4 +63,68 @@ bool test_have_binary(const char *binary)
 		return true;
 	printf("skip: %s is not built\n", path);
 	return false;
+}
+
+int test_run(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+double test_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int test_sim_backend_start(char *dir, size_t dirlen, const char *name, const char *const *args, pid_t *pid)
+{
+	const char *build = test_build_dir();
+	const char *argv[32];
+	unsigned int n = 0;
+
+	snprintf(dir, dirlen, "/tmp/vha-%s-XXXXXX", name);
+	if (!mkdtemp(dir) || test_run("%s/vhactl --sim-dir %s sim start >/dev/null", build, dir))
+		return -1;
+	*pid = fork();
+	if (*pid < 0)
+		return -1;
+	if (*pid == 0) {
+		char bin[4200], log[4200];
+
+		snprintf(bin, sizeof(bin), "%s/vha-backend", build);
+		snprintf(log, sizeof(log), "%s/backend.log", dir);
+		argv[n++] = bin;
+		argv[n++] = "--platform";
+		argv[n++] = "sim";
+		argv[n++] = "--sim-dir";
+		argv[n++] = dir;
+		argv[n++] = "--foreground";
+		for (unsigned int i = 0; args && args[i] && n < 31; i++)
+			argv[n++] = args[i];
+		argv[n] = NULL;
+		if (!freopen(log, "w", stderr))
+			_exit(126);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	return 0;
+}
+
+void test_sim_backend_stop(const char *dir, pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+	}
+	if (getenv("VHA_KEEP_LOGS"))
+		test_run("cat %s/backend.log >&2", dir);
+	test_run("%s/vhactl --sim-dir %s sim stop >/dev/null 2>&1; rm -rf %s", test_build_dir(), dir, dir);
 }

@@ -4,6 +4,8 @@
 #define VHA_TEST_SIMDIR_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 #include "vha/platform.h"
 
@@ -20,5 +22,20 @@ struct vha_platform *test_sim_platform(const char *dir, vha_domid_t domid);
  */
 const char *test_build_dir(void);
 bool test_have_binary(const char *binary);
+
+/* system() of a printf-formatted command. */
+int test_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* CLOCK_MONOTONIC in seconds. */
+double test_now(void);
+
+/*
+ * A sim directory /tmp/vha-<name>-XXXXXX (into dir) with the sim xenstored
+ * running (vhactl sim start) and vha-backend --foreground with the extra
+ * args (NULL-terminated, may be NULL) as *pid, logging to <dir>/backend.log.
+ * Returns 0 or -1.
+ */
+int test_sim_backend_start(char *dir, size_t dirlen, const char *name, const char *const *args, pid_t *pid);
+/* SIGTERM the backend, stop the sim, remove the directory ($VHA_KEEP_LOGS: print the backend log first). */
+void test_sim_backend_stop(const char *dir, pid_t pid);
 
 #endif
