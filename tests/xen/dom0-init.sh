@@ -418,10 +418,11 @@ case_10() {
 	fi
 	wait_guest c10 "G: DONE" 120 || { fail "guest c10 did not finish"; dump_state; xl destroy c10; }
 	grep -a "G: RESTART" $CL/guest-c10.log | tr -d '\r' | sed 's/^/VHA-RESTART /'
-	grep -a -E 'taken over|taking over' $BACKEND_LOG | tail -4 | sed 's/^/VHA-RESTART backend: /'
+	grep -a -E 'taken over|taking over' $BACKEND_LOG | tail -3 | sed 's/^/VHA-RESTART backend: /'
 	expect "the restarted backend took the live rings over (3 times)" [ "$(grep -c 'taken over from an earlier backend' $BACKEND_LOG)" -ge 3 ]
 	wait_gone c10 30 || { xl destroy c10; wait_gone c10 30 || fail "domU c10 did not go away"; }
-	guest_checks c10 restart-writer-finished restart-no-write-errors restart-data-intact
+	guest_checks c10 restart-writers-finished restart-no-write-errors restart-data-intact
+	log "c10: unanswered requests run again by the new processes: $(grep -o '[0-9]* unanswered request(s) run again' $BACKEND_LOG | awk '{s += $1} END {print s + 0}')"
 	no_zombies; backend_alive; backend_released "$l" "$D10" 51712
 	[ -n "$FAILS" ] && dump_state
 	losetup -d "$l"; rm -f /tmp/c10.img

@@ -182,30 +182,32 @@ features) # 2 vCPUs: blkfront must use two queues, persistent grants and indirec
 restart) # dom0 kills vha-backend with SIGKILL and starts it again, 3 times, while we write
 	mods xen-blkfront
 	wait_dev xvda 30 || bad xvda-appeared "no /dev/xvda after 30 s"
-	dd if=/dev/urandom of=/tmp/r1 bs=1M count=1 2>/dev/null
-	R1=$(md5 </tmp/r1)
-	echo 0 >/tmp/ok; echo 0 >/tmp/err
-	# The writer runs apart: a write never answered would leave it stuck, and we still report.
-	( ok=0; err=0
-	  while [ ! -e /tmp/stop ]; do
-		if dd if=/tmp/r1 of=/dev/xvda bs=1M seek=$((ok % 32)) oflag=direct 2>/dev/null; then
-			ok=$((ok + 1)); echo $ok >/tmp/ok
-		else
-			err=$((err + 1)); echo $err >/tmp/err; sleep 1
-		fi
-	  done; echo done >/tmp/writer_done ) &
+	dd if=/dev/urandom of=/tmp/r32 bs=1M count=32 2>/dev/null
+	R32=$(md5 </tmp/r32)
+	# Two writers streaming 32 MiB O_DIRECT passes, each over its own half of the disk, so requests
+	# are in flight all the time. They run apart: a write never answered would leave one stuck,
+	# and we still report.
+	for w in 0 1; do
+		echo 0 >/tmp/ok$w; echo 0 >/tmp/err$w
+		( ok=0; err=0
+		  while [ ! -e /tmp/stop ]; do
+			if dd if=/tmp/r32 of=/dev/xvda bs=1M seek=$((w * 32)) oflag=direct 2>/dev/null; then
+				ok=$((ok + 1)); echo $ok >/tmp/ok$w
+			else
+				err=$((err + 1)); echo $err >/tmp/err$w; sleep 1
+			fi
+		  done; echo done >/tmp/writer_done$w ) &
+	done
 	say "IO-RUNNING"
-	wait_guest_file() { i=0; while [ ! -e $1 ] && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done; [ -e $1 ]; }
+	wait_file() { i=0; while [ ! -e $1 ] && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done; [ -e $1 ]; }
 	# dom0's three kill/restart cycles take about 20 s from IO-RUNNING.
 	sleep 40
 	touch /tmp/stop
-	if wait_guest_file /tmp/writer_done 20; then ok restart-writer-finished; else bad restart-writer-finished "a write was never answered"; fi
-	say "RESTART-RESULT writes_ok=$(cat /tmp/ok) writes_failed=$(cat /tmp/err) xvda_present=$([ -b /dev/xvda ] && echo yes || echo no) size=$(cat /sys/block/xvda/size 2>/dev/null || echo -)"
-	check restart-no-write-errors [ "$(cat /tmp/err)" = 0 ]
-	n=$(cat /tmp/ok); [ "$n" -gt 32 ] && n=32
-	good=0; for i in $(seq 0 $((n - 1))); do [ "$(dd if=/dev/xvda bs=1M skip=$i count=1 iflag=direct 2>/dev/null | md5)" = "$R1" ] && good=$((good + 1)); done
-	check restart-data-intact [ "$good" = "$n" -a "$n" -gt 0 ]
-	say "RESTART-RESULT data: $good of $n MiB written read back intact"
+	if wait_file /tmp/writer_done0 30 && wait_file /tmp/writer_done1 30; then ok restart-writers-finished; else bad restart-writers-finished "a write was never answered"; fi
+	say "RESTART-RESULT passes of 32 MiB: $(cat /tmp/ok0) + $(cat /tmp/ok1), failed: $(cat /tmp/err0) + $(cat /tmp/err1), xvda present: $([ -b /dev/xvda ] && echo yes || echo no)"
+	check restart-no-write-errors [ "$(cat /tmp/err0)" = 0 -a "$(cat /tmp/err1)" = 0 ]
+	check restart-data-intact [ "$(dd if=/dev/xvda bs=1M count=32 iflag=direct 2>/dev/null | md5)" = "$R32" \
+		-a "$(dd if=/dev/xvda bs=1M skip=32 count=32 iflag=direct 2>/dev/null | md5)" = "$R32" ]
 	dmesg | grep -iE 'blkfront|xvda|vbd|blk_update|I/O error' | tail -8 | sed 's/^/G: RESTART-DMESG /'
 	finish ;;
 fio) # side by side: the same fio jobs on every xvd* that appears

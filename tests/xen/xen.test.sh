@@ -21,7 +21,7 @@ avail=$(awk '/MemAvailable/{print int($2 / 1024)}' /proc/meminfo)
 # tests/run-tests.sh gives each test TEST_TIMEOUT (600 s by default): keep
 # both boots, a retry and the downloads inside it.
 export VHA_XEN_DEADLINE=${VHA_XEN_DEADLINE:-$((${TEST_TIMEOUT:-600} - 30))}
-export VHA_XEN_TIMEOUT=${VHA_XEN_TIMEOUT:-400} VHA_XEN_STALL=${VHA_XEN_STALL:-90}
+export VHA_XEN_TIMEOUT=${VHA_XEN_TIMEOUT:-700} VHA_XEN_STALL=${VHA_XEN_STALL:-90}
 export VHA_XEN_FIO_REPS=${VHA_XEN_FIO_REPS:-1} VHA_XEN_FIO_RUNTIME=${VHA_XEN_FIO_RUNTIME:-4}
 # QEMU qdisk (the third column of case 6) sometimes hangs or crashes under
 # TCG (XENLAB.md; seen here too): make check leaves it to make check-xen.
