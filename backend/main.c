@@ -49,7 +49,7 @@ static void usage(FILE *out)
 		"                             large ones); a device's backend node grant-strategy overrides\n"
 		"  --persistent-grants N      grants kept mapped per queue (default 1056, 0: never offer\n"
 		"                             feature-persistent)\n"
-		"  --copy-threshold BYTES     adaptive: copy requests up to this size (default 16384)\n"
+		"  --copy-threshold BYTES     adaptive: copy requests up to this size (default 131072)\n"
 		"  --copy-buffers BYTES       copy buffers per queue, beyond which requests are mapped\n"
 		"                             (default 16777216)\n"
 		"  --no-resume                keep no in-flight journal: after a restart, live devices are\n"
@@ -225,7 +225,7 @@ int main(int argc, char **argv)
 	/* Static: option strings stay reachable until exit (no false leak reports). */
 	static struct options o = {
 		.cfg = { .type = "vbd", .max_ring_order = VHA_BLKIF_MAX_RING_ORDER, .max_indirect_segments = 256,
-			 .direct = true, .strategy = GS_ADAPTIVE, .persistent_max = 1056, .copy_max = 16384,
+			 .direct = true, .strategy = GS_ADAPTIVE, .persistent_max = 1056, .copy_max = 131072,
 			 .copy_buffer_max = 16u << 20, .resume = true },
 		.platform = { .sim_domid = -1 },
 		.log_level = VHA_LOG_INFO,
