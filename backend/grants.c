@@ -90,27 +90,28 @@ void *gcache_get(struct grant_cache *c, struct vha_gnttab *g, vha_domid_t domid,
 		return e->addr;
 	}
 	c->misses++;
+	if (!c->free && c->idle.lru_next == &c->idle)
+		return NULL;    /* every entry is in flight: map this one per request */
+	/*
+	 * Persistent grants are read-write by protocol; a grant that cannot be
+	 * mapped so (read-only, or not granted at all) stays uncached and
+	 * evicts nothing.
+	 */
+	if (vha_gnttab_map(g, domid, 1, &ref, true, &addr) < 0) {
+		c->uncacheable++;
+		return NULL;
+	}
 	if (c->free) {
 		e = c->free;
 		c->free = e->hnext;
-	} else if (c->idle.lru_next != &c->idle) {
+	} else {
 		/* Full: evict the least recently used idle entry. */
 		e = c->idle.lru_next;
 		lru_unlink(e);
 		hash_remove(c, e);
 		vha_gnttab_unmap(g, e->addr, 1);
-		e->addr = NULL;
 		c->used--;
 		c->evictions++;
-	} else {
-		return NULL;    /* every entry is in flight: map this one per request */
-	}
-	/* Persistent grants are read-write by protocol; a read-only grant stays uncached. */
-	if (vha_gnttab_map(g, domid, 1, &ref, true, &addr) < 0) {
-		c->uncacheable++;
-		e->hnext = c->free;
-		c->free = e;
-		return NULL;
 	}
 	e->ref = ref;
 	e->addr = addr;
