@@ -381,12 +381,17 @@ case_9() {
 		expect "persistent grants used" [ "$(stats_sum strategy_persistent </tmp/c9.json)" -gt 0 ]
 		expect "grant cache hits" [ "$(stats_sum hits </tmp/c9.json)" -gt 0 ]
 		expect "indirect requests served" [ "$(stats_sum indirect </tmp/c9.json)" -gt 0 ]
+		# Online resize: grow the image and the loop device; the backend publishes, blkfront follows.
+		truncate -s 96M /tmp/c9.img && losetup -c $l && log "c9: target grown to 96 MiB ($(blockdev --getsz $l 2>/dev/null) sectors)" ||
+			fail "could not grow the c9 image"
+		wait_guest c9 "G: RESIZE" 60 || fail "guest c9 never reported the resize"
+		grep -a "G: RESIZE" $CL/guest-c9.log | tr -d '\r' | tail -1 | sed 's/^/D: /'
 	else
 		fail "guest c9 never finished its I/O"
 	fi
 	wait_guest c9 "G: DONE" 60 || { fail "guest c9 did not finish"; dump_state; xl destroy c9; }
 	wait_gone c9 30 || fail "domU c9 did not go away"
-	guest_checks c9 two-queues blkfront-persistent blkfront-indirect data-cpu0 data-cpu1
+	guest_checks c9 two-queues blkfront-persistent blkfront-indirect data-cpu0 data-cpu1 online-resize io-beyond-old-end
 	no_zombies; backend_alive; backend_released "$l" "$D9" 51712
 	[ -n "$FAILS" ] && dump_state
 	losetup -d "$l"; rm -f /tmp/c9.img

@@ -175,9 +175,14 @@ features) # 2 vCPUs: blkfront must use two queues, persistent grants and indirec
 	done
 	check data-cpu0 [ "$(md5 </tmp/back0)" = "$R8" ]
 	check data-cpu1 [ "$(md5 </tmp/back1)" = "$R8" ]
+	size0=$(cat /sys/block/xvda/size)
 	say "FEATURES-IO-DONE"
-	# dom0 reads the backend's counters while the device is still connected.
-	sleep 6
+	# dom0 reads the backend's counters while the device is still connected, then grows the disk.
+	i=0; while [ "$(cat /sys/block/xvda/size)" = "$size0" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	say "RESIZE sectors $size0 -> $(cat /sys/block/xvda/size)"
+	check online-resize [ "$(cat /sys/block/xvda/size)" -gt "$size0" ]
+	dd if=/tmp/r8 of=/dev/xvda bs=1M seek=64 oflag=direct 2>/dev/null
+	check io-beyond-old-end [ "$(dd if=/dev/xvda bs=1M skip=64 count=8 iflag=direct 2>/dev/null | md5)" = "$R8" ]
 	finish ;;
 restart) # dom0 kills vha-backend with SIGKILL and starts it again, 3 times, while we write
 	mods xen-blkfront
