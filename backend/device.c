@@ -728,12 +728,13 @@ int backend_write_stats(struct backend *be)
 				", \"rejected\": %" PRIu64 ", \"notifies_sent\": %" PRIu64
 				", \"events_received\": %" PRIu64 ", \"strategy_map\": %" PRIu64
 				", \"strategy_persistent\": %" PRIu64 ", \"strategy_copy\": %" PRIu64
+				", \"resumed\": %" PRIu64
 				", \"grant_cache\": {\"size\": %u, \"capacity\": %u, \"hits\": %" PRIu64
 				", \"misses\": %" PRIu64 ", \"evictions\": %" PRIu64 ", \"hit_rate\": %.4f}}",
 				j ? "," : "", j, q->nr_ring_pages, s->requests, s->reads, s->writes, s->flushes,
 				s->barriers, s->discards, s->indirect, s->bytes_read, s->bytes_written, s->errors,
 				s->rejected, s->notifies_sent, s->events_received, s->strategy[GS_MAP],
-				s->strategy[GS_PERSISTENT], s->strategy[GS_COPY], c->used, c->capacity, c->hits,
+				s->strategy[GS_PERSISTENT], s->strategy[GS_COPY], s->resumed, c->used, c->capacity, c->hits,
 				c->misses, c->evictions, lookups ? (double)c->hits / (double)lookups : 0.0);
 		}
 		fprintf(f, "]}");
