@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -79,10 +80,30 @@ int sim_evtchn_fd(void *priv)
 	return ((struct sim_evtchn *)priv)->epfd;
 }
 
-/* Whether the process that bound a port still exists. */
+/*
+ * Whether the process that bound a port still holds it. A zombie does not:
+ * the kernel closed its files (and so its event channels) when it exited.
+ */
 static bool owner_alive(uint32_t pid)
 {
-	return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+	char path[64], buf[256], *paren;
+	ssize_t n;
+	int fd;
+
+	if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	paren = strrchr(buf, ')');
+	return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
 }
 
 /* Find a free port in our table. Caller holds our port lock. */
