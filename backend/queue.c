@@ -297,7 +297,7 @@ static void handle_request(struct queue *q, struct inflight *s)
 	if (why == VHA_BLKIF_OK && req->indirect) {
 		rc = load_indirect(q, req);
 		if (rc < 0) {
-			vha_log_ratelimited(&q->rl, VHA_LOG_WARN, "device %u/%u: cannot map indirect pages: %s",
+			vha_log_ratelimited(&q->rl, VHA_LOG_WARN, "device %u/%u: cannot copy the indirect pages: %s",
 					    dev->fe_domid, dev->devid, strerror(-rc));
 			respond(q, req, BLKIF_RSP_ERROR);
 			return;
@@ -547,8 +547,10 @@ int queue_start(struct queue *q)
 	if (!q->resuming) {
 		rc = journal_create(q);
 		if (rc < 0)
-			vha_warn("device %u/%u queue %u: no journal (%s): a restarted backend cannot take this "
-				 "queue over", q->dev->fe_domid, q->dev->devid, q->index, strerror(-rc));
+			/* A guest can reconnect in a loop: the device's rate limit. */
+			vha_log_ratelimited(&q->dev->rl, VHA_LOG_WARN, "device %u/%u queue %u: no journal (%s): a "
+					    "restarted backend cannot take this queue over", q->dev->fe_domid,
+					    q->dev->devid, q->index, strerror(-rc));
 	}
 	rc = io_uring_queue_init_params(q->nr_slots * 2, &q->ring, &params);
 	if (rc < 0)

@@ -337,8 +337,10 @@ int vha_front_open(struct vha_platform *p, unsigned int devid, const struct vha_
 	*out = NULL;
 	if (!opts)
 		opts = &dflt;
-	if (opts->queues > MAX_QUEUES)
+	if (opts->queues > MAX_QUEUES) {
+		vha_err("%u queues asked for; at most %u", opts->queues, MAX_QUEUES);
 		return -EINVAL;
+	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;

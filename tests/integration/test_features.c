@@ -339,7 +339,6 @@ static void test_ring_order(void **state)
 {
 	struct vha_front_opts o = { .ring_order = 4 };
 	static unsigned char bufs[300][4096];
-	struct order ord = { 0 };
 	char img[128];
 	struct fe fe;
 
@@ -351,7 +350,6 @@ static void test_ring_order(void **state)
 		assert_int_equal(vha_front_submit(fe.f, VHA_FRONT_READ, (uint64_t)i * 4096, bufs[i], 4096, NULL, NULL),
 				 0);
 	assert_int_equal(vha_front_inflight(fe.f), 300);
-	(void)ord;
 	drain(fe.f);
 	assert_int_equal(stat_of(fe.dom, "ring_pages", 0), 16);
 	assert_true(stat_of(fe.dom, "reads", -1) >= 300);
@@ -626,9 +624,18 @@ static void test_sector_4k(void **state)
 	assert_int_equal(vha_front_write(fe.f, 8192, w, sizeof(w)), 0);
 	assert_int_equal(vha_front_read(fe.f, 8192, r, sizeof(r)), 0);
 	assert_memory_equal(r, w, sizeof(w));
+	/* Online resize of a block device: grow what is under it, then vhactl resize without --size. */
+	assert_int_equal(test_run("truncate -s %u %s && losetup -c %s", 2 * DISK_BYTES, img, loopdev), 0);
+	assert_int_equal(test_run("%s/vhactl --platform sim --sim-dir %s resize --frontend-domid %u --devid 51712 "
+				  ">/dev/null",
+				  build, simdir, dom),
+			 0);
+	for (double end = test_now() + 5; vha_front_get_info(fe.f)->sectors != 2 * DISK_BYTES / 512 && test_now() < end;)
+		vha_front_poll(fe.f, 50);
+	assert_int_equal(vha_front_get_info(fe.f)->sectors, 2 * DISK_BYTES / 512);
 	fe_close(&fe);
 	test_run("%s/vhactl --platform sim --sim-dir %s detach --frontend-domid %u --devid 51712 >/dev/null", build, simdir,
-	    dom);
+		 dom);
 	test_run("losetup -d %s", loopdev);
 }
 

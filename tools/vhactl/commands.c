@@ -2,12 +2,15 @@
 /* vhactl subcommands. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <linux/fs.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -857,8 +860,20 @@ int ctl_resize(struct ctl *c, int argc, char **argv)
 	pid = read_pid(path);
 	if (pid > 0)
 		kill(pid, SIGHUP);
-	if (size_arg || stat(params, &st) == 0)
-		size = size_arg ? size : (unsigned long long)st.st_size;
+	if (!size_arg) {
+		/* The size the backend will see: a file's length, or a block device's BLKGETSIZE64. */
+		int fd = open(params, O_RDONLY | O_CLOEXEC);
+		uint64_t bytes = 0;
+
+		if (fd < 0 || (S_ISBLK(st.st_mode) ? ioctl(fd, BLKGETSIZE64, &bytes) != 0 : fstat(fd, &st) != 0)) {
+			fprintf(stderr, "vhactl resize: %s: %s\n", params, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto out;
+		}
+		close(fd);
+		size = S_ISBLK(st.st_mode) ? bytes : (unsigned long long)st.st_size;
+	}
 	for (double t_end = now_s() + timeout;;) {
 		if (vha_xs_read_uint(xs, XBT_NULL, be_dir, "sectors", 0, &sectors) == 0 && sectors * 512 == size)
 			break;
