@@ -399,6 +399,12 @@ case_6() {
 # 9: a 2-vCPU guest whose stock blkfront negotiates two queues, persistent
 # grants and indirect requests with vha-backend; the backend's counters
 # prove each was used.
+# The device entries of frontend domain $1 in a fresh stats.json.
+dev_stats() {
+	kill -USR1 $BPID; sleep 1
+	awk -v d="$1" '/^ *\{"frontend": / {on = index($0, "\"frontend\": " d ",") > 0} on' $STATE/stats.json
+}
+busy_queues() { grep '"queue":' | grep -vc '"requests": 0,'; }
 stats_sum() { grep -o "\"$1\": [0-9]*" | awk '{s += $2} END {print s + 0}'; }
 case_9() {
 	[ -n "${BPID:-}" ] || { SKIP="vha-backend not available"; return; }
@@ -408,10 +414,9 @@ case_9() {
 	create c9 || return
 	D9=$(xl domid c9)
 	if wait_guest c9 "G: FEATURES-IO-DONE" 240; then
-		kill -USR1 $BPID; sleep 1
-		awk -v d="$D9" '/^ *\{"frontend": / {on = index($0, "\"frontend\": " d ",") > 0} on' $STATE/stats.json >/tmp/c9.json
+		dev_stats $D9 >/tmp/c9.json
 		sed 's/^/D: c9 stats: /' /tmp/c9.json
-		q=$(grep '"queue":' /tmp/c9.json | grep -vc '"requests": 0,')
+		q=$(busy_queues </tmp/c9.json)
 		log "c9: queues that served requests: $q; persistent-strategy requests: $(stats_sum strategy_persistent </tmp/c9.json); indirect: $(stats_sum indirect </tmp/c9.json); grant cache hits: $(stats_sum hits </tmp/c9.json)"
 		expect "two queues served requests" [ "$q" = 2 ]
 		expect "persistent grants used" [ "$(stats_sum strategy_persistent </tmp/c9.json)" -gt 0 ]
@@ -434,14 +439,15 @@ case_9() {
 }
 
 # 10: vha-backend killed with SIGKILL and started again, three times, while
-# the stock blkfront writes: the new process takes the live rings over from
-# the journal the dead one left, so the guest sees no error, no write hangs,
-# and what it wrote reads back intact.
+# the stock blkfront of a 2-vCPU guest writes on both its queues: the new
+# process takes the live rings over from the journal the dead one left, so
+# the guest sees no error, no write hangs, what it wrote reads back intact,
+# and the last process serves both queues.
 case_10() {
 	[ -n "${BPID:-}" ] || { SKIP="vha-backend not available"; return; }
 	local l n
 	l=$(mkimg c10 64)
-	mkcfg c10 restart 256 "$VHA_DISK, vdev=xvda, target=$l"
+	DOMU_VCPUS=2 mkcfg c10 restart 256 "$VHA_DISK, vdev=xvda, target=$l"
 	create c10 || return
 	D10=$(xl domid c10)
 	if wait_guest c10 "G: IO-RUNNING" 120; then
@@ -454,11 +460,15 @@ case_10() {
 			sleep 3
 			log "c10: after restart $n: backend state $(xenstore-read /local/domain/0/backend/vbd/$D10/51712/state 2>&1), frontend state $(xenstore-read /local/domain/$D10/device/vbd/51712/state 2>&1)"
 		done
+		# The last process took over both queues and serves both.
+		dev_stats $D10 >/tmp/c10.json
+		grep '"queue":' /tmp/c10.json | sed 's/^ */D: c10 stats after the last takeover: /'
+		expect "both queues served requests after the last takeover" [ "$(busy_queues </tmp/c10.json)" = 2 ]
 	else
 		fail "guest c10 never started its I/O"
 	fi
 	wait_guest c10 "G: DONE" 120 || { fail "guest c10 did not finish"; dump_state; xl destroy c10; }
-	grep -a "G: RESTART" $CL/guest-c10.log | tr -d '\r' | sed 's/^/VHA-RESTART /'
+	grep -a -E "G: RESTART|G: DISK" $CL/guest-c10.log | tr -d '\r' | sed 's/^/VHA-RESTART /'
 	grep -a -E 'taken over|taking over' $BACKEND_LOG | tail -3 | sed 's/^/VHA-RESTART backend: /'
 	expect "the restarted backend took the live rings over (3 times)" [ "$(grep -c 'taken over from an earlier backend' $BACKEND_LOG)" -ge 3 ]
 	gone_or_destroy c10

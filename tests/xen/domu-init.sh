@@ -189,8 +189,9 @@ restart) # dom0 kills vha-backend with SIGKILL and starts it again, 3 times, whi
 	wait_dev xvda 30 || bad xvda-appeared "no /dev/xvda after 30 s"
 	dd if=/dev/urandom of=/tmp/r32 bs=1M count=32 2>/dev/null
 	R32=$(md5 </tmp/r32)
-	# Two writers streaming 32 MiB O_DIRECT passes, each over its own half of the disk, so requests
-	# are in flight all the time. They run apart: a write never answered would leave one stuck,
+	say "DISK xvda hwq=$(ls /sys/block/xvda/mq | wc -l)"
+	# Two writers streaming 32 MiB O_DIRECT passes, each over its own half of the disk and on its
+	# own CPU (so with two vCPUs, on its own queue), so requests are in flight all the time. They run apart: a write never answered would leave one stuck,
 	# and we still report.
 	# A dd killed by a signal is a user program crashing under TCG (XENLAB.md), not an I/O error:
 	# counted apart and retried.
@@ -198,7 +199,7 @@ restart) # dom0 kills vha-backend with SIGKILL and starts it again, 3 times, whi
 		echo 0 >/tmp/ok$w; echo 0 >/tmp/err$w; echo 0 >/tmp/crash$w
 		( ok=0; err=0; crash=0
 		  while [ ! -e /tmp/stop ]; do
-			dd if=/tmp/r32 of=/dev/xvda bs=1M seek=$((w * 32)) oflag=direct 2>/tmp/dderr$w; rc=$?
+			on_cpu $w dd if=/tmp/r32 of=/dev/xvda bs=1M seek=$((w * 32)) oflag=direct 2>/tmp/dderr$w; rc=$?
 			if [ $rc = 0 ]; then
 				ok=$((ok + 1)); echo $ok >/tmp/ok$w
 			elif [ $rc -gt 128 ]; then

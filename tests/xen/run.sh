@@ -297,7 +297,7 @@ title() {
 	7) echo "xl backend types without blkback (report only)" ;;
 	8) echo "xen platform self-test in dom0 (gntalloc/gntdev/evtchn)" ;;
 	9) echo "2 vCPUs: two queues, persistent grants, indirect" ;;
-	10) echo "vha-backend killed/restarted under blkfront load" ;;
+	10) echo "vha-backend killed/restarted, 2-queue blkfront load" ;;
 	esac
 }
 echo
