@@ -536,8 +536,32 @@ leftovers() {
 	done
 }
 
+# A dom0 task stuck in the kernel for 120 s (the hung-task detector's
+# "blocked for more than") means this boot cannot go on: xenwatch or a
+# xenstore client stuck waits forever, and every later case with it. Print
+# what shows why (the blocked tasks' stacks, whether xenstored still runs),
+# then end the boot without a result for the running case: run.sh starts a
+# new boot for the cases that did not finish, once.
+hang_watchdog() {
+	local n0 n
+	n0=$(dmesg | grep -c 'blocked for more than')
+	while sleep 10; do
+		n=$(dmesg | grep -c 'blocked for more than')
+		[ "$n" -gt "$n0" ] || continue
+		log "dom0 watchdog: a task has been blocked in the kernel for 120 s; ending this boot"
+		echo w >/proc/sysrq-trigger 2>/dev/null
+		dmesg | tail -120 | sed 's/^/D: blocked: /'
+		log "xenstored: $(kill -0 "$(cat /run/xenstored.pid 2>/dev/null)" 2>/dev/null && echo running || echo gone); xenconsoled: $(kill -0 "$(cat /run/xenconsoled.pid 2>/dev/null)" 2>/dev/null && echo running || echo gone)"
+		ps 2>/dev/null | sed 's/^/D: ps: /'
+		(dump_state) & sleep 20
+		echo "VHA-BOOT-HUNG uptime=$(up)"
+		poweroff_qemu
+	done
+}
+
 # ---------------------------------------------------------------- main
 for f in /etc/xen/cases.d/*.sh; do [ -e "$f" ] && . "$f"; done
+hang_watchdog &
 mkdir -p /etc/xen/scripts; : >/etc/xen/xl.conf
 if [ -x /opt/vha/bin/vha-backend ] && [ "$(arg vha.blkback)" != 1 ]; then
 	# vha.backend_opts=--a,--b on the dom0 command line adds options.

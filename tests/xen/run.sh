@@ -206,7 +206,8 @@ boot() {
 	# -initrd separates modules with commas: a comma inside one is doubled.
 	args=${args//,/,,}
 	# QEMU's output goes to a file; a watchdog kills it when nothing new
-	# arrives for $STALL seconds (a hung boot) or after $TMO.
+	# arrives for $STALL seconds (a hung boot) or after $TMO. The kernels'
+	# hung-task reports are not progress: they repeat while a boot is stuck.
 	local tmo=$TMO
 	if [ "$DEADLINE" -gt 0 ]; then
 		local left=$((DEADLINE - (SECONDS - T_START)))
@@ -222,7 +223,7 @@ boot() {
 	local qpid=$! last=-1 quiet=0 size
 	while kill -0 $qpid 2>/dev/null; do
 		sleep 5
-		size=$(stat -c %s "$log" 2>/dev/null || echo 0)
+		size=$(grep -av -e 'blocked for more than' -e 'Not tainted' -e 'hung_task_timeout_secs' "$log" 2>/dev/null | wc -c)
 		if [ "$size" = "$last" ]; then quiet=$((quiet + 5)); else quiet=0; last=$size; fi
 		if [ $quiet -ge "$STALL" ]; then
 			say "boot $name: no serial output for $STALL s: treating it as hung"
@@ -233,6 +234,7 @@ boot() {
 	wait $qpid; local rc=$?
 	BOOT_SECS=$((SECONDS - t))
 	say "boot $name: qemu exit $rc after $BOOT_SECS s (3 = dom0 finished), serial log $log"
+	grep -aq "VHA-BOOT-HUNG" "$log" && say "boot $name: dom0's watchdog ended it: a dom0 task was blocked in the kernel for 120 s (stacks in the log, lines 'D: blocked:')"
 	grep -aq "VHA-ALL-DONE" "$log"
 }
 
