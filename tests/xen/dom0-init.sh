@@ -74,12 +74,13 @@ mkcfg() {
 	sed "s/^/D: cfg $n: /" /etc/xen/$n.cfg | grep -E 'disk|extra'
 }
 # xl create, with what TCG does to user programs (XENLAB.md) handled: xl
-# that crashed before the domain existed is run once more; xl whose daemon
-# child crashed after libxl had built and unpaused the domain (devices
-# connected, guest running) leaves a usable domain with no xl watching it,
-# so the case goes on and gone_or_destroy removes it after poweroff. Any
-# other failure fails the case and never leaves the domain behind.
-XL_CRASH='fatal signal|Segmentation|corrupted|Aborted|core dumped|Illegal instruction|Bus error'
+# that crashed before the domain existed is run once more; xl whose
+# monitoring child crashed or failed after libxl had built and unpaused the
+# domain (devices connected, guest running) leaves a usable domain with no
+# xl watching it, so the case goes on and gone_or_destroy removes it after
+# poweroff. Any other failure fails the case and never leaves the domain
+# behind.
+XL_CRASH='fatal signal|Segmentation|corrupted|Aborted|core dumped|Illegal instruction|Bus error|monitoring daemonizing child'
 create() { # name
 	local t try
 	rm -f $CL/guest-$1.log
@@ -95,7 +96,7 @@ create() { # name
 		if grep -qE "$XL_CRASH" /tmp/xl-$1.log; then
 			if xl domid $1 >/dev/null 2>&1 || xl domid $1 >/dev/null 2>&1; then
 				if [ "$(xl list $1 2>/dev/null | awk 'NR==2{print $5}' | tr -d -)" != p ]; then
-					log "note: xl create $1 crashed after the domain was running (TCG, XENLAB.md); going on without xl's monitor"
+					log "note: xl create $1 failed in its monitoring part after the domain was running (TCG, XENLAB.md); going on without xl's monitor"
 					return 0
 				fi
 				xl destroy $1 >/dev/null 2>&1; wait_gone $1 30
