@@ -40,6 +40,14 @@ struct backend_config {
 	unsigned int max_ring_order;
 	unsigned int max_indirect_segments;
 	bool direct;                    /* O_DIRECT on targets */
+	/*
+	 * O_DIRECT may read and write grant mappings that are unmapped right
+	 * after the request (map strategy, persistent-cache misses). False on a
+	 * Linux dom0: the kernel can still hold the pages after the completion,
+	 * so such requests go through a second, buffered descriptor, and the
+	 * persistent cache never unmaps (evicts) a page before the queue stops.
+	 */
+	bool direct_maps;
 	const char *state_dir;
 	enum grant_strategy strategy;   /* default; a device's "grant-strategy" node overrides */
 	unsigned int persistent_max;    /* grants cached per queue */
@@ -51,7 +59,8 @@ struct backend_config {
 /* The storage a device serves. */
 struct target {
 	int fd;
-	bool direct;                    /* opened with O_DIRECT */
+	int bfd;                        /* buffered, beside an O_DIRECT fd (direct_maps off); else -1 */
+	bool direct;                    /* fd opened with O_DIRECT */
 	bool is_blockdev;
 	bool discard;                   /* punch hole / BLKDISCARD work */
 	uint64_t size;                  /* bytes */
@@ -59,8 +68,11 @@ struct target {
 	uint32_t physical_block;
 };
 
-/* Open `path` (read-only if !writable). Logs errors. */
-int target_open(struct target *t, const char *path, bool writable, bool want_direct);
+/*
+ * Open `path` (read-only if !writable), with O_DIRECT if want_direct and the
+ * filesystem takes it; then also a buffered bfd if want_buffered_too. Logs errors.
+ */
+int target_open(struct target *t, const char *path, bool writable, bool want_direct, bool want_buffered_too);
 void target_close(struct target *t);
 /* Current size in bytes (stat / BLKGETSIZE64), or -errno. */
 int64_t target_size(struct target *t);
@@ -69,6 +81,7 @@ int target_discard(struct target *t, uint64_t offset, uint64_t len, bool secure)
 
 struct queue_stats {
 	uint64_t requests, reads, writes, flushes, barriers, discards, indirect;
+	uint64_t buffered;              /* O_DIRECT device: requests on transient maps sent buffered */
 	uint64_t bytes_read, bytes_written;
 	uint64_t errors, rejected;
 	uint64_t notifies_sent, events_received;
@@ -115,6 +128,7 @@ struct grant_cache {
 	struct pgrant *free;
 	struct pgrant idle;             /* sentinel: idle entries, least recently used first */
 	unsigned int capacity, nbuckets, used;
+	bool no_evict;                  /* full: per-request maps instead of evicting (direct_maps off) */
 	uint64_t hits, misses, evictions, uncacheable;
 };
 

@@ -198,7 +198,7 @@ static int connect_device(struct device *dev, bool resume, unsigned int *resumed
 	dev->persistent = offers_persistent(dev) && fe_persistent == 1;
 	__atomic_store_n(&dev->discard_unsupported, 0, __ATOMIC_RELAXED);
 
-	rc = target_open(&dev->target, params, !dev->readonly, be->cfg.direct);
+	rc = target_open(&dev->target, params, !dev->readonly, be->cfg.direct, !be->cfg.direct_maps);
 	if (rc < 0) {
 		device_error(dev, "cannot open %s: %s", params, strerror(-rc));
 		goto out;
@@ -293,7 +293,8 @@ static int connect_device(struct device *dev, bool resume, unsigned int *resumed
 			    "grants %s%s%s%s",
 			    dev->fe_domid, dev->devid, params, dev->target.size >> 9, dev->nr_queues,
 			    __builtin_ctz(dev->queues[0].nr_ring_pages), grant_strategy_name(dev->strategy),
-			    dev->persistent ? " (persistent negotiated)" : "", dev->target.direct ? ", O_DIRECT" : "",
+			    dev->persistent ? " (persistent negotiated)" : "",
+			    !dev->target.direct ? "" : dev->target.bfd >= 0 ? ", O_DIRECT (buffered on transient maps)" : ", O_DIRECT",
 			    dev->readonly ? ", read-only" : "");
 	rc = 0;
 	goto out;
@@ -494,6 +495,7 @@ static struct device *add_device(struct backend *be, vha_domid_t fe, unsigned in
 	dev->fe_domid = fe;
 	dev->devid = devid;
 	dev->target.fd = -1;
+	dev->target.bfd = -1;
 	dev->rl = (struct vha_ratelimit)VHA_RATELIMIT_INIT(5000, 5);
 	snprintf(dev->be_path, sizeof(dev->be_path), "%s/%u/%u", be->base_path, fe, devid);
 	snprintf(dev->fe_state_token, sizeof(dev->fe_state_token), TOKEN_FE_PREFIX "%u/%u", fe, devid);
@@ -711,9 +713,10 @@ int backend_write_stats(struct backend *be)
 		struct device *dev = be->devices[i];
 
 		fprintf(f, "%s\n {\"frontend\": %u, \"devid\": %u, \"connected\": %s, \"grant_strategy\": \"%s\", "
-			"\"persistent\": %s, \"sectors\": %" PRIu64 ", \"queues\": [", i ? "," : "",
+			"\"persistent\": %s, \"o_direct\": %s, \"sectors\": %" PRIu64 ", \"queues\": [", i ? "," : "",
 			dev->fe_domid, dev->devid, dev->phase == DEV_CONNECTED ? "true" : "false",
-			grant_strategy_name(dev->strategy), dev->persistent ? "true" : "false", dev->last_size >> 9);
+			grant_strategy_name(dev->strategy), dev->persistent ? "true" : "false",
+			dev->target.direct ? "true" : "false", dev->last_size >> 9);
 		for (unsigned int j = 0; j < dev->nr_queues; j++) {
 			const struct queue *q = &dev->queues[j];
 			const struct queue_stats *s = &q->stats;
@@ -728,13 +731,13 @@ int backend_write_stats(struct backend *be)
 				", \"rejected\": %" PRIu64 ", \"notifies_sent\": %" PRIu64
 				", \"events_received\": %" PRIu64 ", \"strategy_map\": %" PRIu64
 				", \"strategy_persistent\": %" PRIu64 ", \"strategy_copy\": %" PRIu64
-				", \"resumed\": %" PRIu64
+				", \"resumed\": %" PRIu64 ", \"buffered\": %" PRIu64
 				", \"grant_cache\": {\"size\": %u, \"capacity\": %u, \"hits\": %" PRIu64
 				", \"misses\": %" PRIu64 ", \"evictions\": %" PRIu64 ", \"hit_rate\": %.4f}}",
 				j ? "," : "", j, q->nr_ring_pages, s->requests, s->reads, s->writes, s->flushes,
 				s->barriers, s->discards, s->indirect, s->bytes_read, s->bytes_written, s->errors,
 				s->rejected, s->notifies_sent, s->events_received, s->strategy[GS_MAP],
-				s->strategy[GS_PERSISTENT], s->strategy[GS_COPY], s->resumed, c->used, c->capacity, c->hits,
+				s->strategy[GS_PERSISTENT], s->strategy[GS_COPY], s->resumed, s->buffered, c->used, c->capacity, c->hits,
 				c->misses, c->evictions, lookups ? (double)c->hits / (double)lookups : 0.0);
 		}
 		fprintf(f, "]}");

@@ -5,7 +5,10 @@
  * each once, read-write, and keeps it until the queue stops. The cache is
  * bounded: a guest that cycles through fresh refs evicts idle entries (least
  * recently used first) and, when every entry is busy, gets the ordinary
- * per-request mapping. Only the queue's worker thread touches it.
+ * per-request mapping. With no_evict (O_DIRECT targets on a Linux dom0, where
+ * a page can still be held by the kernel after its I/O completed) a full
+ * cache evicts nothing and the rest are mapped per request. Only the queue's
+ * worker thread touches it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -90,8 +93,8 @@ void *gcache_get(struct grant_cache *c, struct vha_gnttab *g, vha_domid_t domid,
 		return e->addr;
 	}
 	c->misses++;
-	if (!c->free && c->idle.lru_next == &c->idle)
-		return NULL;    /* every entry is in flight: map this one per request */
+	if (!c->free && (c->no_evict || c->idle.lru_next == &c->idle))
+		return NULL;    /* full and nothing may go: map this one per request */
 	/*
 	 * Persistent grants are read-write by protocol; a grant that cannot be
 	 * mapped so (read-only, or not granted at all) stays uncached and

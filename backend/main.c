@@ -25,7 +25,8 @@ struct options {
 	const char *state_dir;
 	bool foreground;
 	int log_level;
-	int direct_choice;              /* -1: the platform's default, 0: buffered, 1: O_DIRECT */
+	int direct_choice;              /* 0: buffered, 1: O_DIRECT (the default) */
+	int direct_maps_choice;         /* -1: the platform's default, 0/1 */
 };
 
 static void usage(FILE *out)
@@ -54,8 +55,12 @@ static void usage(FILE *out)
 		"                             (default 16777216)\n"
 		"  --no-resume                keep no in-flight journal: after a restart, live devices are\n"
 		"                             closed and frontends must reconnect (default: taken over)\n"
-		"  --direct, --no-direct      open targets with or without O_DIRECT (default: O_DIRECT on sim,\n"
-		"                             buffered on xen: see docs/operations.md, O_DIRECT into grant maps)\n"
+		"  --direct, --no-direct      open targets with or without O_DIRECT (default: O_DIRECT; a\n"
+		"                             filesystem that refuses it gets buffered I/O)\n"
+		"  --direct-maps, --no-direct-maps\n"
+		"                             let O_DIRECT use grant mappings that are unmapped right after the\n"
+		"                             request (default: yes on sim; no on xen, where such requests go\n"
+		"                             through a second, buffered descriptor: docs/operations.md)\n"
 		"  --log-level LEVEL          error|warn|info|debug (default info)\n"
 		"  --help, --version\n\n"
 		"Signals: SIGTERM/SIGINT close every device and exit; SIGUSR1 rewrites stats.json now;\n"
@@ -81,6 +86,8 @@ static const struct option long_opts[] = {
 	{ "no-resume", no_argument, NULL, 'R' },
 	{ "no-direct", no_argument, NULL, 'n' },
 	{ "direct", no_argument, NULL, 'd' },
+	{ "no-direct-maps", no_argument, NULL, 'm' },
+	{ "direct-maps", no_argument, NULL, 'M' },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -141,6 +148,8 @@ static int apply_option(struct options *o, int c, const char *arg)
 	case 'R': o->cfg.resume = false; break;
 	case 'n': o->direct_choice = 0; break;
 	case 'd': o->direct_choice = 1; break;
+	case 'm': o->direct_maps_choice = 0; break;
+	case 'M': o->direct_maps_choice = 1; break;
 	case 'l':
 		o->log_level = vha_log_parse_level(arg);
 		if (o->log_level < 0) {
@@ -229,7 +238,8 @@ int main(int argc, char **argv)
 			 .copy_buffer_max = 16u << 20, .resume = true },
 		.platform = { .sim_domid = -1 },
 		.log_level = VHA_LOG_INFO,
-		.direct_choice = -1,
+		.direct_choice = 1,
+		.direct_maps_choice = -1,
 	};
 	struct backend be = { .wake_fd = -1 };
 	struct vha_platform *platform = NULL;
@@ -271,14 +281,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/*
-	 * On a Linux dom0, O_DIRECT into gntdev mappings can leave a grant
-	 * mapped after the response (the kernel still holds the pages when the
-	 * completion arrives; gntdev defers the unmap): buffered unless asked.
+	 * On a Linux dom0, O_DIRECT into a gntdev mapping that is unmapped right
+	 * after the request can leave the grant mapped after the response (the
+	 * kernel still holds the pages when the completion arrives; gntdev
+	 * defers the unmap): such requests go buffered there unless asked.
+	 * Persistent-cache pages and copy buffers stay mapped: direct.
 	 */
-	if (o.direct_choice < 0)
-		o.cfg.direct = strcmp(vha_platform_kind(platform), "sim") == 0;
+	o.cfg.direct = o.direct_choice == 1;
+	if (o.direct_maps_choice < 0)
+		o.cfg.direct_maps = strcmp(vha_platform_kind(platform), "sim") == 0;
 	else
-		o.cfg.direct = o.direct_choice == 1;
+		o.cfg.direct_maps = o.direct_maps_choice == 1;
 	if (o.state_dir)
 		snprintf(state_dir, sizeof(state_dir), "%s", o.state_dir);
 	else if (strcmp(vha_platform_kind(platform), "sim") == 0)

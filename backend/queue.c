@@ -274,6 +274,22 @@ static int release_data(struct queue *q, struct inflight *s)
 	return rc;
 }
 
+/*
+ * The descriptor for a request's data: the buffered one when the target is
+ * O_DIRECT but the data sits in grant mappings that go away right after the
+ * request, which direct I/O must not touch on this platform (direct_maps).
+ */
+static int data_fd(struct queue *q, const struct inflight *s)
+{
+	const struct target *t = &q->dev->target;
+
+	if (s->nr_map && t->bfd >= 0) {
+		q->stats.buffered++;
+		return t->bfd;
+	}
+	return t->fd;
+}
+
 static void finish(struct queue *q, struct inflight *s, int16_t status)
 {
 	if (release_data(q, s) < 0)
@@ -360,7 +376,7 @@ static void handle_request(struct queue *q, struct inflight *s)
 		 */
 		if (s->nr_iov) {
 			sqe = get_sqe(q);
-			io_uring_prep_writev(sqe, dev->target.fd, s->iov, s->nr_iov, req->sector << SECTOR_SHIFT);
+			io_uring_prep_writev(sqe, data_fd(q, s), s->iov, s->nr_iov, req->sector << SECTOR_SHIFT);
 			sqe->flags |= IOSQE_IO_DRAIN | IOSQE_IO_LINK;
 			/* Tagged: its result is checked, the fsync reports. */
 			io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)s | 1);
@@ -375,10 +391,10 @@ static void handle_request(struct queue *q, struct inflight *s)
 	sqe = get_sqe(q);
 	if (req->op == VHA_BLKIF_READ) {
 		q->stats.reads++;
-		io_uring_prep_readv(sqe, dev->target.fd, s->iov, s->nr_iov, req->sector << SECTOR_SHIFT);
+		io_uring_prep_readv(sqe, data_fd(q, s), s->iov, s->nr_iov, req->sector << SECTOR_SHIFT);
 	} else {
 		q->stats.writes++;
-		io_uring_prep_writev(sqe, dev->target.fd, s->iov, s->nr_iov, req->sector << SECTOR_SHIFT);
+		io_uring_prep_writev(sqe, data_fd(q, s), s->iov, s->nr_iov, req->sector << SECTOR_SHIFT);
 	}
 	io_uring_sqe_set_data(sqe, s);
 }
@@ -542,6 +558,7 @@ int queue_start(struct queue *q)
 	if (!q->slots || !q->indirect_buf || q->stop_fd < 0 || q->cq_fd < 0)
 		return -ENOMEM;
 	rc = gcache_init(&q->cache, q->dev->persistent ? q->dev->be->cfg.persistent_max : 0);
+	q->cache.no_evict = q->dev->target.bfd >= 0;
 	if (rc < 0)
 		return rc;
 	if (!q->resuming) {

@@ -11,7 +11,7 @@
 
 #include "backend.h"
 
-int target_open(struct target *t, const char *path, bool writable, bool want_direct)
+int target_open(struct target *t, const char *path, bool writable, bool want_direct, bool want_buffered_too)
 {
 	int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC;
 	struct stat st;
@@ -19,6 +19,7 @@ int target_open(struct target *t, const char *path, bool writable, bool want_dir
 
 	memset(t, 0, sizeof(*t));
 	t->fd = -1;
+	t->bfd = -1;
 	if (want_direct) {
 		fd = open(path, flags | O_DIRECT);
 		if (fd >= 0)
@@ -63,6 +64,13 @@ int target_open(struct target *t, const char *path, bool writable, bool want_dir
 		rc = -EINVAL;
 		goto fail;
 	}
+	if (t->direct && want_buffered_too) {
+		t->bfd = open(path, flags);
+		if (t->bfd < 0) {
+			rc = -errno;
+			goto fail;
+		}
+	}
 	t->fd = fd;
 	return 0;
 fail:
@@ -76,7 +84,10 @@ void target_close(struct target *t)
 {
 	if (t->fd >= 0)
 		close(t->fd);
+	if (t->bfd >= 0)
+		close(t->bfd);
 	t->fd = -1;
+	t->bfd = -1;
 }
 
 int target_discard(struct target *t, uint64_t offset, uint64_t len, bool secure)

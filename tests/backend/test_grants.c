@@ -155,6 +155,32 @@ static void test_unmappable_grants_evict_nothing(void **state)
 	gcache_destroy(&c, tab);
 }
 
+static void test_no_evict_keeps_every_mapping(void **state)
+{
+	struct grant_cache c;
+	struct pgrant *e, *x;
+	unsigned char *a;
+
+	(void)state;
+	assert_int_equal(gcache_init(&c, 2), 0);
+	c.no_evict = true;
+	for (unsigned int i = 0; i < 2; i++) {
+		assert_non_null(get(&c, refs[i], &e));
+		gcache_put(&c, e);
+	}
+	/* Full of idle entries: a new grant is left to a per-request map, nothing is unmapped. */
+	assert_null(get(&c, refs[2], &x));
+	assert_null(x);
+	assert_int_equal(c.evictions, 0);
+	assert_int_equal(c.used, 2);
+	/* The cached pages are still the guest's, still mapped. */
+	a = get(&c, refs[1], &x);
+	assert_non_null(a);
+	assert_int_equal(a[0], 'b');
+	gcache_put(&c, x);
+	gcache_destroy(&c, tab);
+}
+
 static void test_capacity_zero(void **state)
 {
 	struct grant_cache c;
@@ -173,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_hits_and_lru_eviction),
 		cmocka_unit_test(test_busy_entries_stay),
 		cmocka_unit_test(test_unmappable_grants_evict_nothing),
+		cmocka_unit_test(test_no_evict_keeps_every_mapping),
 		cmocka_unit_test(test_capacity_zero),
 	};
 

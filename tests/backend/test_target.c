@@ -48,13 +48,41 @@ static void test_file_geometry(void **state)
 
 	(void)state;
 	vha_log_set_threshold(VHA_LOG_ERROR);
-	assert_int_equal(target_open(&t, path, true, true), 0);
+	assert_int_equal(target_open(&t, path, true, true, false), 0);
 	assert_int_equal(t.size, 16 * 65536);
 	assert_int_equal(t.logical_block, 512);
 	assert_false(t.is_blockdev);
 	assert_true(t.discard);
+	assert_int_equal(t.bfd, -1);
 	target_close(&t);
 	assert_int_equal(t.fd, -1);
+}
+
+/* O_DIRECT with a buffered twin (direct_maps off): both see the same data. */
+static void test_buffered_twin(void **state)
+{
+	static char b[4096] __attribute__((aligned(4096)));
+	struct target t;
+
+	(void)state;
+	vha_log_set_threshold(VHA_LOG_ERROR);
+	assert_int_equal(target_open(&t, path, true, true, true), 0);
+	if (!t.direct) {
+		assert_int_equal(t.bfd, -1);   /* no O_DIRECT here (tmpfs): nothing to pair */
+		target_close(&t);
+		skip();
+	}
+	assert_true(t.bfd >= 0);
+	assert_int_equal(fcntl(t.bfd, F_GETFL) & O_DIRECT, 0);
+	memset(b, 'q', 4096);
+	assert_int_equal(pwrite(t.bfd, b, 4096, 8192), 4096);
+	memset(b, 0, 4096);
+	assert_int_equal(pread(t.fd, b, 4096, 8192), 4096);     /* direct read sees the buffered write */
+	assert_int_equal(b[0], 'q');
+	assert_int_equal(b[4095], 'q');
+	target_close(&t);
+	assert_int_equal(t.fd, -1);
+	assert_int_equal(t.bfd, -1);
 }
 
 static void test_readonly_refuses_writes(void **state)
@@ -63,7 +91,7 @@ static void test_readonly_refuses_writes(void **state)
 	char b[512] = { 0 };
 
 	(void)state;
-	assert_int_equal(target_open(&t, path, false, false), 0);
+	assert_int_equal(target_open(&t, path, false, false, false), 0);
 	assert_false(t.discard);
 	assert_true(pwrite(t.fd, b, sizeof(b), 0) < 0);
 	target_close(&t);
@@ -75,7 +103,7 @@ static void test_discard_punches_zeroes(void **state)
 	unsigned char b[8192];
 
 	(void)state;
-	assert_int_equal(target_open(&t, path, true, false), 0);
+	assert_int_equal(target_open(&t, path, true, false, false), 0);
 	assert_int_equal(target_discard(&t, 65536, 8192, false), 0);
 	assert_int_equal(pread(t.fd, b, sizeof(b), 65536), (ssize_t)sizeof(b));
 	for (size_t i = 0; i < sizeof(b); i++)
@@ -98,15 +126,16 @@ static void test_missing_and_wrong_kind(void **state)
 	struct target t;
 
 	(void)state;
-	assert_int_equal(target_open(&t, "/nonexistent/disk.img", true, true), -ENOENT);
-	assert_int_equal(target_open(&t, "/tmp", true, false), -EISDIR);
-	assert_int_equal(target_open(&t, "/dev/null", false, false), -EINVAL);
+	assert_int_equal(target_open(&t, "/nonexistent/disk.img", true, true, false), -ENOENT);
+	assert_int_equal(target_open(&t, "/tmp", true, false, false), -EISDIR);
+	assert_int_equal(target_open(&t, "/dev/null", false, false, false), -EINVAL);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_file_geometry),
+		cmocka_unit_test(test_buffered_twin),
 		cmocka_unit_test(test_readonly_refuses_writes),
 		cmocka_unit_test(test_discard_punches_zeroes),
 		cmocka_unit_test(test_missing_and_wrong_kind),
