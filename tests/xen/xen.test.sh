@@ -26,13 +26,4 @@ export VHA_XEN_FIO_REPS=${VHA_XEN_FIO_REPS:-1} VHA_XEN_FIO_RUNTIME=${VHA_XEN_FIO
 # QEMU qdisk (the third column of case 6) sometimes hangs or crashes under
 # TCG (XENLAB.md; seen here too): make check leaves it to make check-xen.
 export VHA_XEN_QDISK=${VHA_XEN_QDISK:-0}
-# vha-backend's default O_DIRECT path can leave a grant mapped after it
-# answered (docs/operations.md, "Known issue"): blkfront then disables the
-# disk and dom0's kernel reports bad page maps, at random. Until that is
-# fixed, make check runs the backend buffered so CI stays meaningful;
-# `make check-xen` runs the default and shows the bug.
-if [ -z "${VHA_XEN_BACKEND_OPTS+x}" ]; then
-	export VHA_XEN_BACKEND_OPTS=--no-direct
-	echo "note: vha-backend runs with --no-direct here (known O_DIRECT grant-unmap issue); make check-xen runs the default"
-fi
 exec tests/xen/run.sh
