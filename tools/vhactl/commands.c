@@ -713,10 +713,10 @@ int ctl_stats(struct ctl *c, int argc, char **argv)
 	static const char *const cols[] = { "requests", "reads", "writes", "flushes", "barriers", "discards",
 					    "indirect", "bytes_read", "bytes_written", "errors", "rejected",
 					    "notifies_sent", "events_received", "strategy_map", "strategy_persistent",
-					    "strategy_copy" };
+					    "strategy_copy", "buffered" };
 	static const char *const heads[] = { "requests", "reads", "writes", "flushes", "barriers", "discards",
 					     "indirect", "bytes-read", "bytes-written", "errors", "rejected",
-					     "notified", "events", "map", "persistent", "copy" };
+					     "notified", "events", "map", "persistent", "copy", "buffered" };
 	char path[4096], line[4096], strategy[32] = "-";
 	const char *dir = NULL;
 	FILE *f;
