@@ -558,9 +558,9 @@ int queue_start(struct queue *q)
 	if (!q->slots || !q->indirect_buf || q->stop_fd < 0 || q->cq_fd < 0)
 		return -ENOMEM;
 	rc = gcache_init(&q->cache, q->dev->persistent ? q->dev->be->cfg.persistent_max : 0);
-	q->cache.no_evict = q->dev->target.bfd >= 0;
 	if (rc < 0)
 		return rc;
+	q->cache.no_evict = q->dev->target.bfd >= 0;
 	if (!q->resuming) {
 		rc = journal_create(q);
 		if (rc < 0)
