@@ -25,7 +25,7 @@ struct options {
 	const char *state_dir;
 	bool foreground;
 	int log_level;
-	int direct_choice;              /* 0: buffered, 1: O_DIRECT (the default) */
+	int direct_choice;              /* -1: the platform's default, 0: buffered, 1: O_DIRECT */
 	int direct_maps_choice;         /* -1: the platform's default, 0/1 */
 };
 
@@ -55,8 +55,8 @@ static void usage(FILE *out)
 		"                             (default 16777216)\n"
 		"  --no-resume                keep no in-flight journal: after a restart, live devices are\n"
 		"                             closed and frontends must reconnect (default: taken over)\n"
-		"  --direct, --no-direct      open targets with or without O_DIRECT (default: O_DIRECT; a\n"
-		"                             filesystem that refuses it gets buffered I/O)\n"
+		"  --direct, --no-direct      open targets with or without O_DIRECT (default: O_DIRECT on sim,\n"
+		"                             buffered on xen: see docs/operations.md, O_DIRECT and grant maps)\n"
 		"  --direct-maps, --no-direct-maps\n"
 		"                             let O_DIRECT use grant mappings that are unmapped right after the\n"
 		"                             request (default: yes on sim; no on xen, where such requests go\n"
@@ -238,7 +238,7 @@ int main(int argc, char **argv)
 			 .copy_buffer_max = 16u << 20, .resume = true },
 		.platform = { .sim_domid = -1 },
 		.log_level = VHA_LOG_INFO,
-		.direct_choice = 1,
+		.direct_choice = -1,
 		.direct_maps_choice = -1,
 	};
 	struct backend be = { .wake_fd = -1 };
@@ -284,10 +284,15 @@ int main(int argc, char **argv)
 	 * On a Linux dom0, O_DIRECT into a gntdev mapping that is unmapped right
 	 * after the request can leave the grant mapped after the response (the
 	 * kernel still holds the pages when the completion arrives; gntdev
-	 * defers the unmap): such requests go buffered there unless asked.
-	 * Persistent-cache pages and copy buffers stay mapped: direct.
+	 * defers the unmap): with --direct such requests go buffered there
+	 * (direct_maps off). And a backend killed with direct I/O in flight on
+	 * gntdev pages trips gntdev while its mappings are torn down: on xen,
+	 * buffered unless asked.
 	 */
-	o.cfg.direct = o.direct_choice == 1;
+	if (o.direct_choice < 0)
+		o.cfg.direct = strcmp(vha_platform_kind(platform), "sim") == 0;
+	else
+		o.cfg.direct = o.direct_choice == 1;
 	if (o.direct_maps_choice < 0)
 		o.cfg.direct_maps = strcmp(vha_platform_kind(platform), "sim") == 0;
 	else
