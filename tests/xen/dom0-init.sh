@@ -469,10 +469,15 @@ case_10() {
 			sleep 3
 			log "c10: after restart $n: backend state $(xenstore-read /local/domain/0/backend/vbd/$D10/51712/state 2>&1), frontend state $(xenstore-read /local/domain/$D10/device/vbd/51712/state 2>&1)"
 		done
-		# The last process took over both queues and serves both.
+		# The last process took over both queues and serves both (while the
+		# guest still writes: its writers stop 40 s after IO-RUNNING).
 		dev_stats $D10 >/tmp/c10.json
 		grep '"queue":' /tmp/c10.json | sed 's/^ */D: c10 stats after the last takeover: /'
-		expect "both queues served requests after the last takeover" [ "$(busy_queues </tmp/c10.json)" = 2 ]
+		if grep -q "G: CHECK restart-writers-finished" $CL/guest-c10.log; then
+			log "note: the guest's writers had stopped before the last takeover was checked (slow host): queues not counted"
+		else
+			expect "both queues served requests after the last takeover" [ "$(busy_queues </tmp/c10.json)" = 2 ]
+		fi
 	else
 		fail "guest c10 never started its I/O"
 	fi

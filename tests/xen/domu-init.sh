@@ -28,7 +28,8 @@ wait_nodev() { # name seconds
 	[ ! -e /sys/block/$1 ]
 }
 md5() { md5sum | cut -d' ' -f1; }
-on_cpu() { c=$1; shift; if command -v taskset >/dev/null; then taskset -c $c "$@"; else "$@"; fi; }
+# Run on CPU $1 when there is such a CPU and taskset; else anywhere.
+on_cpu() { c=$1; shift; if [ -d /sys/devices/system/cpu/cpu$c ] && command -v taskset >/dev/null; then taskset -c $c "$@"; else "$@"; fi; }
 # field N of /sys/block/D/stat (1 reads ... 12 discards ... 16 flushes)
 stat_field() { awk -v f="$2" '{print $f}' /sys/block/$1/stat; }
 finish() { say "DONE uptime=$(up)"; sync; poweroff -f; }
@@ -191,7 +192,8 @@ restart) # dom0 kills vha-backend with SIGKILL and starts it again, 3 times, whi
 	R32=$(md5 </tmp/r32)
 	say "DISK xvda hwq=$(ls /sys/block/xvda/mq | wc -l)"
 	# Two writers streaming 32 MiB O_DIRECT passes, each over its own half of the disk and on its
-	# own CPU (so with two vCPUs, on its own queue), so requests are in flight all the time. They run apart: a write never answered would leave one stuck,
+	# own CPU (so with two vCPUs, on its own queue), so requests are in flight all the time.
+	# They run apart: a write never answered would leave one stuck,
 	# and we still report.
 	# A dd killed by a signal is a user program crashing under TCG (XENLAB.md), not an I/O error:
 	# counted apart and retried.
