@@ -135,7 +135,7 @@ FUZZ_BUILD := build-fuzz
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
 fuzz: $(FUZZ_BINS)
 # Guest-facing parsers outside common/ that fuzz targets may exercise.
-FUZZ_EXTRA_SRCS := $(filter-out tools/simxenstored/main.c,$(wildcard tools/simxenstored/*.c))
+FUZZ_EXTRA_SRCS := $(filter-out tools/simxenstored/main.c,$(wildcard tools/simxenstored/*.c)) backend/journal.c
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(COMMON_SRCS) $(FUZZ_EXTRA_SRCS) | $(DEPS_STAMP)
 	$(Q)scripts/install-deps.sh --fuzz
 	@mkdir -p $(dir $@)

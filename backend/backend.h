@@ -18,6 +18,7 @@
 #include "vha/blkif.h"
 #include "vha/log.h"
 #include "vha/platform.h"
+#include "journal.h"
 
 #define BACKEND_MAX_QUEUES 16u
 #define BACKEND_MAX_DEVICES 256u
@@ -87,30 +88,6 @@ struct queue_stats {
 	uint64_t notifies_sent, events_received;
 	uint64_t strategy[GS_COUNT];    /* data requests served by each strategy (never GS_ADAPTIVE) */
 	uint64_t resumed;               /* requests re-executed from an earlier process's journal */
-};
-
-/* journal.c: the in-flight journal of a queue (see there). */
-enum { JOURNAL_FREE = 0, JOURNAL_INFLIGHT = 1, JOURNAL_RESPONDED = 2 };
-
-struct journal_entry {
-	uint32_t state;
-	RING_IDX idx;                   /* ring index the request was taken from */
-	RING_IDX rsp_idx;               /* RESPONDED: ring index of its response */
-	uint32_t pad;
-	unsigned char raw[sizeof(blkif_request_t)];
-};
-
-struct journal_hdr {
-	uint64_t magic;
-	uint32_t nr_slots, nr_ring_pages, remote_port, pad;
-	grant_ref_t ring_refs[VHA_BLKIF_MAX_RING_PAGES];
-	RING_IDX req_cons, rsp_prod_pvt;
-	struct journal_entry e[];
-};
-
-struct journal_recovery {
-	RING_IDX req_cons, rsp_prod_pvt;
-	unsigned int inflight;
 };
 
 /* grants.c: one persistently mapped grant. */
@@ -186,22 +163,10 @@ struct queue {
 	struct grant_cache cache;       /* persistent grants (capacity 0 unless negotiated) */
 	size_t cbuf_total;              /* bytes of copy buffers held by slots */
 	unsigned char *indirect_buf;    /* private copy of a request's indirect pages */
-	struct journal_hdr *journal;    /* NULL: no journal (no state dir, or --no-resume) */
-	bool resuming;                  /* started on an earlier process's rings: re-execute its journal */
+	struct journal journal;         /* hdr NULL: no journal (no state dir, or --no-resume) */
+	struct journal_recovery *recovery;      /* set by queue_take_over: run these first */
 	struct vha_ratelimit rl;
 };
-
-struct queue;
-void journal_path(const struct queue *q, char *buf, size_t len);
-/* A fresh journal for a new connection (no-op without a state dir or with --no-resume). */
-int journal_create(struct queue *q);
-/*
- * The journal an earlier process left for these rings (q's ring refs and
- * port set): checked against them and recovered into rec. -ENOENT, -ESTALE
- * (other rings), -EPROTO (inconsistent): not resumable.
- */
-int journal_open_existing(struct queue *q, struct journal_recovery *rec);
-void journal_close(struct queue *q, bool remove);
 
 enum device_phase {
 	DEV_NEW,                        /* nothing written yet */
@@ -256,7 +221,17 @@ int backend_write_stats(struct backend *be);
 /* Publish a new size for every connected device whose target changed (online resize). */
 void backend_check_sizes(struct backend *be);
 
-/* queue.c: the data path. With q->resuming, the journal's INFLIGHT requests run first. */
+/* queue.c: the data path. */
+/* A queue that owns nothing yet: queue_stop on it (or on one set up part way) is safe. */
+void queue_init(struct queue *q, struct device *dev, unsigned int index);
+/*
+ * After queue_map_ring: take the live ring over from the journal an earlier
+ * process left (ring positions restored; its unanswered requests run first,
+ * in ring order, once the queue starts). Returns the number of requests to
+ * run again, or a journal_open_existing error.
+ */
+int queue_take_over(struct queue *q);
+/* Start the worker (after the ring is mapped and the event channel bound). */
 int queue_start(struct queue *q);
 /* Stop the worker: in-flight I/O completes, grants are unmapped; then the ring is unmapped. */
 void queue_stop(struct queue *q);

@@ -213,15 +213,14 @@ static int connect_device(struct device *dev, bool resume, unsigned int *resumed
 		.discard = dev->target.discard && !dev->readonly,
 	};
 
+	/* Every queue owns nothing until it is set up: a failure below undoes exactly what was done. */
 	dev->nr_queues = (unsigned int)nq;
+	for (unsigned int i = 0; i < dev->nr_queues; i++)
+		queue_init(&dev->queues[i], dev, i);
 	for (unsigned int i = 0; i < dev->nr_queues; i++) {
 		struct queue *q = &dev->queues[i];
 		char dir[256];
 
-		memset(q, 0, sizeof(*q));
-		q->dev = dev;
-		q->index = i;
-		q->stop_fd = q->cq_fd = -1;
 		if (nq == 1)
 			snprintf(dir, sizeof(dir), "%s", dev->fe_path);
 		else
@@ -237,27 +236,13 @@ static int connect_device(struct device *dev, bool resume, unsigned int *resumed
 		}
 		vha_blkif_back_init(&q->back, q->ring_map, q->nr_ring_pages);
 		if (resume) {
-			struct journal_recovery rec;
-			RING_IDX req_prod = __atomic_load_n(&q->back.ring.sring->req_prod, __ATOMIC_ACQUIRE);
-			RING_IDX rsp_prod = __atomic_load_n(&q->back.ring.sring->rsp_prod, __ATOMIC_ACQUIRE);
-
-			q->nr_slots = vha_blkif_ring_size(q->nr_ring_pages);
-			rc = journal_open_existing(q, &rec);
-			/* The frontend cannot have produced less than we took, nor have seen more responses. */
-			if (rc == 0 && ((int32_t)(rec.req_cons - req_prod) > 0 || (int32_t)(rsp_prod - rec.rsp_prod_pvt) > 0)) {
-				journal_close(q, false);
-				rc = -EPROTO;
-			}
+			rc = queue_take_over(q);
 			if (rc < 0) {
-				vha_info("device %u/%u queue %u: cannot resume (%s)", dev->fe_domid, dev->devid, i,
-					 rc == -ENOENT ? "no journal" : rc == -ESTALE ? "journal of other rings" :
-					 "journal inconsistent with the ring");
+				vha_log_ratelimited(&dev->rl, VHA_LOG_INFO, "device %u/%u queue %u: cannot resume (%s)",
+						    dev->fe_domid, dev->devid, i, journal_strerror(rc));
 				goto fail;
 			}
-			q->back.ring.req_cons = rec.req_cons;
-			q->back.ring.rsp_prod_pvt = rec.rsp_prod_pvt;
-			q->resuming = true;
-			*resumed += rec.inflight;
+			*resumed += (unsigned int)rc;
 		}
 		rc = vha_evtchn_open(be->platform, &q->evtchn);
 		if (rc < 0)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -36,19 +37,16 @@ static void queue_fail(struct queue *q, const char *why)
 	wake_main(q);
 }
 
+/* Every request lives in a slot: req is &slot->req. */
+static unsigned int slot_of(const struct queue *q, const struct vha_blkif_req *req)
+{
+	return (unsigned int)((const struct inflight *)((const char *)req - offsetof(struct inflight, req)) - q->slots);
+}
+
 static void respond(struct queue *q, const struct vha_blkif_req *req, int16_t status)
 {
 	vha_blkif_back_respond(&q->back, req->id, req->operation, status);
-	if (q->journal) {
-		/* Every request lives in a slot: req is &slot->req. Entry first, then the header. */
-		const struct inflight *s = (const struct inflight *)((const char *)req - offsetof(struct inflight, req));
-		struct journal_entry *e = &q->journal->e[s - q->slots];
-		RING_IDX r = q->back.ring.rsp_prod_pvt - 1;
-
-		e->rsp_idx = r;
-		__atomic_store_n(&e->state, JOURNAL_RESPONDED, __ATOMIC_RELEASE);
-		__atomic_store_n(&q->journal->rsp_prod_pvt, r + 1, __ATOMIC_RELEASE);
-	}
+	journal_respond(&q->journal, slot_of(q, req), q->back.ring.rsp_prod_pvt - 1);
 	if (status != BLKIF_RSP_OKAY)
 		q->stats.errors++;
 }
@@ -422,16 +420,12 @@ static void take_requests(struct queue *q)
 
 		if (!s)
 			break;  /* cannot happen within the overflow bound; retry on the next pass */
-		if (q->journal) {
-			struct journal_entry *e = &q->journal->e[s - q->slots];
+		if (q->journal.hdr) {
+			unsigned int slot = (unsigned int)(s - q->slots);
 
-			/* The one read of this slot, into the journal; parsed from there. */
-			memcpy(e->raw, vha_blkif_back_slot(&q->back, cons), sizeof(e->raw));
-			__asm__ __volatile__("" ::: "memory");   /* nothing below reads the guest slot */
-			e->idx = cons;
-			__atomic_store_n(&e->state, JOURNAL_INFLIGHT, __ATOMIC_RELEASE);
-			__atomic_store_n(&q->journal->req_cons, cons + 1, __ATOMIC_RELEASE);
-			vha_blkif_copy_request(e->raw, &s->req);
+			/* The one read of this ring slot, into the journal; parsed from there. */
+			journal_take(&q->journal, slot, cons, vha_blkif_back_slot(&q->back, cons));
+			vha_blkif_copy_request(journal_raw(&q->journal, slot), &s->req);
 		} else {
 			/* The one read of this slot. */
 			vha_blkif_copy_request(vha_blkif_back_slot(&q->back, cons), &s->req);
@@ -485,17 +479,21 @@ static void reap(struct queue *q)
 	}
 }
 
-/* After a takeover: the earlier process's unanswered requests, in their slots, before anything new. */
+/*
+ * After a takeover: the earlier process's unanswered requests, before
+ * anything new, in ring order (a barrier orders what was taken before it
+ * against what was taken after; slot order would not).
+ */
 static void resume_journal(struct queue *q)
 {
-	for (unsigned int i = 0; i < q->nr_slots; i++) {
-		struct journal_entry *e = &q->journal->e[i];
+	const struct journal_recovery *rec = q->recovery;
 
-		if (e->state != JOURNAL_INFLIGHT)
-			continue;
-		vha_blkif_copy_request(e->raw, &q->slots[i].req);
+	for (unsigned int i = 0; i < rec->nr_replay; i++) {
+		struct inflight *s = &q->slots[rec->replay[i]];
+
+		vha_blkif_copy_request(journal_raw(&q->journal, rec->replay[i]), &s->req);
 		q->stats.resumed++;
-		handle_request(q, &q->slots[i]);
+		handle_request(q, s);
 	}
 	io_uring_submit(&q->ring);
 }
@@ -503,8 +501,9 @@ static void resume_journal(struct queue *q)
 static void push(struct queue *q)
 {
 	/* After a takeover the frontend may be asleep on responses the dead process never signalled. */
-	if (vha_blkif_back_push(&q->back) || q->resuming) {
-		q->resuming = false;
+	if (vha_blkif_back_push(&q->back) || q->recovery) {
+		free(q->recovery);
+		q->recovery = NULL;
 		vha_evtchn_notify(q->evtchn, (vha_evtchn_port_t)q->local_port);
 		q->stats.notifies_sent++;
 	}
@@ -519,7 +518,7 @@ static void *worker(void *arg)
 		{ .fd = q->stop_fd, .events = POLLIN },
 	};
 
-	if (q->resuming)
+	if (q->recovery)
 		resume_journal(q);
 	for (;;) {
 		int port;
@@ -545,6 +544,61 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+void queue_init(struct queue *q, struct device *dev, unsigned int index)
+{
+	memset(q, 0, sizeof(*q));
+	q->dev = dev;
+	q->index = index;
+	q->stop_fd = q->cq_fd = -1;
+	journal_init(&q->journal);
+}
+
+static bool queue_journal_path(const struct queue *q, char *buf, size_t len)
+{
+	const struct backend_config *cfg = &q->dev->be->cfg;
+
+	if (!cfg->state_dir || !cfg->resume)
+		return false;
+	snprintf(buf, len, "%s/journal/%u-%u-%u", cfg->state_dir, q->dev->fe_domid, q->dev->devid, q->index);
+	return true;
+}
+
+static void queue_journal_rings(const struct queue *q, struct journal_rings *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->nr_slots = vha_blkif_ring_size(q->nr_ring_pages);
+	r->nr_ring_pages = q->nr_ring_pages;
+	memcpy(r->ring_refs, q->ring_refs, q->nr_ring_pages * sizeof(q->ring_refs[0]));
+	r->remote_port = q->remote_port;
+}
+
+int queue_take_over(struct queue *q)
+{
+	struct journal_rings rings;
+	char path[4200];
+	RING_IDX req_prod, rsp_prod;
+	int rc;
+
+	if (!queue_journal_path(q, path, sizeof(path)))
+		return -ENOENT;
+	q->recovery = calloc(1, sizeof(*q->recovery));
+	if (!q->recovery)
+		return -ENOMEM;
+	/* Each read once: the frontend writes req_prod at any time. */
+	req_prod = __atomic_load_n(&q->back.ring.sring->req_prod, __ATOMIC_ACQUIRE);
+	rsp_prod = __atomic_load_n(&q->back.ring.sring->rsp_prod, __ATOMIC_ACQUIRE);
+	queue_journal_rings(q, &rings);
+	rc = journal_open_existing(&q->journal, path, &rings, req_prod, rsp_prod, q->recovery);
+	if (rc < 0) {
+		free(q->recovery);
+		q->recovery = NULL;
+		return rc;
+	}
+	q->back.ring.req_cons = q->recovery->req_cons;
+	q->back.ring.rsp_prod_pvt = q->recovery->rsp_prod_pvt;
+	return (int)q->recovery->nr_replay;
+}
+
 int queue_start(struct queue *q)
 {
 	struct io_uring_params params = { 0 };
@@ -561,8 +615,13 @@ int queue_start(struct queue *q)
 	if (rc < 0)
 		return rc;
 	q->cache.no_evict = q->dev->target.bfd >= 0;
-	if (!q->resuming) {
-		rc = journal_create(q);
+	if (!q->recovery) {
+		struct journal_rings rings;
+		char path[4200];
+
+		queue_journal_rings(q, &rings);
+		rc = queue_journal_path(q, path, sizeof(path)) ?
+		     journal_create(&q->journal, path, &rings, q->back.ring.req_cons, q->back.ring.rsp_prod_pvt) : 0;
 		if (rc < 0)
 			/* A guest can reconnect in a loop: the device's rate limit. */
 			vha_log_ratelimited(&q->dev->rl, VHA_LOG_WARN, "device %u/%u queue %u: no journal (%s): a "
@@ -585,10 +644,13 @@ int queue_start(struct queue *q)
 	return 0;
 }
 
+/* Undo queue_start and the ring setup exactly as far as they got (also on a queue_init'ed one). */
 void queue_stop(struct queue *q)
 {
 	uint64_t one = 1;
 
+	if (!q->dev)
+		return;
 	if (q->thread_started) {
 		if (write(q->stop_fd, &one, sizeof(one)) < 0)
 			vha_debug("stop queue: %s", strerror(errno));
@@ -609,8 +671,10 @@ void queue_stop(struct queue *q)
 	gcache_destroy(&q->cache, q->dev->be->gnttab);
 	free(q->indirect_buf);
 	q->indirect_buf = NULL;
+	free(q->recovery);
+	q->recovery = NULL;
 	/* An orderly stop: nothing is in flight, nothing to take over. */
-	journal_close(q, true);
+	journal_close(&q->journal, true);
 	if (q->evtchn) {
 		if (q->local_port > 0)
 			vha_evtchn_unbind(q->evtchn, (vha_evtchn_port_t)q->local_port);
