@@ -71,7 +71,9 @@ struct target {
 
 /*
  * Open `path` (read-only if !writable), with O_DIRECT if want_direct and the
- * filesystem takes it; then also a buffered bfd if want_buffered_too. Logs errors.
+ * filesystem takes it; then also a buffered bfd if want_buffered_too.
+ * Returns 0 or -errno; logs at debug level only (a guest can make the backend
+ * open its target in a loop: the caller reports, rate-limited).
  */
 int target_open(struct target *t, const char *path, bool writable, bool want_direct, bool want_buffered_too);
 void target_close(struct target *t);
@@ -186,6 +188,7 @@ struct device {
 	char fe_state_token[48];
 	bool fe_watched;
 	enum device_phase phase;
+	int closed_fe_state;            /* DEV_CLOSED: the frontend's state when we closed */
 	bool dirty;
 	bool readonly, cdrom;
 	enum grant_strategy strategy;   /* configured for this device */

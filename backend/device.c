@@ -36,6 +36,8 @@ static void device_error(struct device *dev, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* It can quote guest-written nodes: no control characters in the log or the error node. */
+	vha_sanitize(msg, msg, sizeof(msg));
 	vha_log_ratelimited(&dev->rl, VHA_LOG_ERROR, "device %u/%u: %s", dev->fe_domid, dev->devid, msg);
 	vha_xs_printf(dev->be->xs, XBT_NULL, dev->be_path, "error", "%s", msg);
 }
@@ -183,7 +185,7 @@ static int connect_device(struct device *dev, bool resume, unsigned int *resumed
 	if (vha_xs_read_str(xs, XBT_NULL, dev->fe_path, "protocol", &protocol) < 0)
 		protocol = NULL;
 	if (!vha_blkif_protocol_supported(protocol)) {
-		device_error(dev, "unsupported protocol %s", protocol);
+		device_error(dev, "unsupported protocol '%.40s'", protocol ? protocol : "(none)");
 		rc = -EPROTONOSUPPORT;
 		goto out;
 	}
@@ -279,7 +281,8 @@ static int connect_device(struct device *dev, bool resume, unsigned int *resumed
 			    dev->fe_domid, dev->devid, params, dev->target.size >> 9, dev->nr_queues,
 			    __builtin_ctz(dev->queues[0].nr_ring_pages), grant_strategy_name(dev->strategy),
 			    dev->persistent ? " (persistent negotiated)" : "",
-			    !dev->target.direct ? "" : dev->target.bfd >= 0 ? ", O_DIRECT (buffered on transient maps)" : ", O_DIRECT",
+			    !dev->target.direct ? (be->cfg.direct ? ", buffered (the filesystem refuses O_DIRECT)" : "") :
+			    dev->target.bfd >= 0 ? ", O_DIRECT (buffered on transient maps)" : ", O_DIRECT",
 			    dev->readonly ? ", read-only" : "");
 	rc = 0;
 	goto out;
@@ -327,19 +330,21 @@ static bool evaluate(struct device *dev)
 		disconnect(dev);
 		set_state(dev, XenbusStateClosing);
 		dev->phase = DEV_CLOSED;
+		dev->closed_fe_state = fe_state;
 		set_state(dev, XenbusStateClosed);
 		return true;
 	}
 	/* Toolstack asks to close, the frontend died, or its directory vanished: tear down. */
 	if (!fe_alive || fe_state == -ENOENT || online == 0 || state == XenbusStateClosing) {
 		if (dev->phase == DEV_CONNECTED)
-			vha_info("device %u/%u: %s; disconnecting", dev->fe_domid, dev->devid,
+			vha_log_ratelimited(&dev->rl, VHA_LOG_INFO, "device %u/%u: %s; disconnecting", dev->fe_domid, dev->devid,
 				 !fe_alive ? "frontend domain is gone" :
 				 fe_state == -ENOENT ? "frontend directory removed" : "closing on request");
 		disconnect(dev);
 		if (state != XenbusStateClosed)
 			set_state(dev, XenbusStateClosed);
 		dev->phase = DEV_CLOSED;
+		dev->closed_fe_state = fe_state;
 		return true;
 	}
 
@@ -383,6 +388,7 @@ static bool evaluate(struct device *dev)
 			set_state(dev, XenbusStateClosing);
 			set_state(dev, XenbusStateClosed);
 			dev->phase = DEV_CLOSED;
+			dev->closed_fe_state = fe_state;
 			dev->dirty = true;
 			break;
 		}
@@ -405,6 +411,7 @@ static bool evaluate(struct device *dev)
 			} else {
 				set_state(dev, XenbusStateClosing);
 				dev->phase = DEV_CLOSED;
+				dev->closed_fe_state = fe_state;
 				set_state(dev, XenbusStateClosed);
 			}
 		}
@@ -421,14 +428,21 @@ static bool evaluate(struct device *dev)
 			set_state(dev, XenbusStateClosing);
 			set_state(dev, XenbusStateClosed);
 			dev->phase = DEV_CLOSED;
+			dev->closed_fe_state = fe_state;
 			dev->dirty = fe_state == XenbusStateInitialising;
 			vha_log_ratelimited(&dev->rl, VHA_LOG_INFO, "device %u/%u: frontend %s", dev->fe_domid,
 					    dev->devid, dev->dirty ? "restarted; reconnecting" : "closed");
 		}
 		break;
 	case DEV_CLOSED:
-		/* A frontend coming back gets InitWait again and reconnects with new rings. */
-		if (fe_state == XenbusStateInitialising || fe_state == XenbusStateInitialised) {
+		/*
+		 * A frontend coming back gets InitWait again and reconnects with new
+		 * rings. One that is still Initialised from an attempt that failed
+		 * must move first: retrying its nodes as they are would fail again,
+		 * in a loop, and wipe the error node it should read.
+		 */
+		if (fe_state == XenbusStateInitialising ||
+		    (fe_state == XenbusStateInitialised && dev->closed_fe_state != XenbusStateInitialised)) {
 			vha_xs_rm(xs, XBT_NULL, dev->be_path, "error");
 			publish_features(dev);
 			set_state(dev, XenbusStateInitWait);

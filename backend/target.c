@@ -24,15 +24,13 @@ int target_open(struct target *t, const char *path, bool writable, bool want_dir
 		fd = open(path, flags | O_DIRECT);
 		if (fd >= 0)
 			t->direct = true;
-		else if (errno == EINVAL)
-			vha_warn("%s: the filesystem refuses O_DIRECT; using buffered I/O "
-				 "(flushes become fdatasync)", path);
+		/* EINVAL: the filesystem refuses O_DIRECT; buffered (the caller's connect line says so). */
 	}
 	if (fd < 0)
 		fd = open(path, flags);
 	if (fd < 0) {
 		rc = -errno;
-		vha_err("cannot open %s: %s", path, strerror(errno));
+		vha_debug("cannot open %s: %s", path, strerror(errno));
 		return rc;
 	}
 	if (fstat(fd, &st) != 0) {
@@ -60,7 +58,7 @@ int target_open(struct target *t, const char *path, bool writable, bool want_dir
 		t->physical_block = 4096;
 		t->discard = writable;
 	} else {
-		vha_err("%s is neither a block device nor a regular file", path);
+		vha_debug("%s is neither a block device nor a regular file", path);
 		rc = -EINVAL;
 		goto fail;
 	}
@@ -75,7 +73,7 @@ int target_open(struct target *t, const char *path, bool writable, bool want_dir
 	return 0;
 fail:
 	if (rc != -EINVAL)
-		vha_err("%s: %s", path, strerror(-rc));
+		vha_debug("%s: %s", path, strerror(-rc));
 	close(fd);
 	return rc;
 }

@@ -53,7 +53,24 @@ static void log_v(enum vha_log_level level, const char *fmt, va_list ap)
 	char line[1024];
 	int n = snprintf(line, sizeof(line), "vha: %s: ", level_names[level]);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	/* Messages can carry guest-written text: one line, whatever it holds (no forged lines). */
+	vha_sanitize(line + n, line + n, sizeof(line) - (size_t)n);
 	fprintf(stderr, "%s\n", line);
+}
+
+size_t vha_sanitize(char *dst, const char *src, size_t size)
+{
+	size_t i = 0;
+
+	if (size == 0)
+		return 0;
+	for (; src[i] && i + 1 < size; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	dst[i] = '\0';
+	return i;
 }
 
 void vha_log(enum vha_log_level level, const char *fmt, ...)

@@ -42,6 +42,15 @@ void vha_log(enum vha_log_level level, const char *fmt, ...) __attribute__((form
 #define vha_debug(...) vha_log(VHA_LOG_DEBUG, __VA_ARGS__)
 
 /*
+ * Copy src into dst (size bytes, NUL-terminated, truncated to fit) with
+ * every control character (newlines, escapes, DEL) replaced by '?', for
+ * guest-supplied text that goes into a log line or a xenstore node. dst may
+ * be src. Returns the length written. The default sink applies it to every
+ * message. Never logs.
+ */
+size_t vha_sanitize(char *dst, const char *src, size_t size);
+
+/*
  * Rate limit for messages a guest can trigger: at most `burst` lines per
  * `interval_ms`; the first line after a suppressed period reports how many
  * were dropped. One struct per device (or per source). Thread-safe.
