@@ -214,6 +214,15 @@ struct backend {
 	unsigned int nr_devices;
 };
 
+/* lock.c: how long a starting daemon waits for an earlier one to be gone. */
+#define BACKEND_LOCK_WAIT_MS 10000u
+/*
+ * Take <state-dir>/lock for the life of the process (the fd stays open),
+ * waiting up to wait_ms for another holder to exit. -EWOULDBLOCK: another
+ * vha-backend still serves this state directory.
+ */
+int backend_lock(const char *state_dir, unsigned int wait_ms, int *fd_out);
+
 /* device.c: xenstore side. */
 int backend_init(struct backend *be, const struct backend_config *cfg, struct vha_platform *p);
 /* Handle pending xenstore watch events and dirty devices; never blocks. */

@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 	struct backend be = { .wake_fd = -1 };
 	struct vha_platform *platform = NULL;
 	char state_dir[4096], pidfile[4200], logfile[4200];
-	int ready[2] = { -1, -1 }, sfd = -1, c, rc = 1;
+	int ready[2] = { -1, -1 }, sfd = -1, lock_fd = -1, c, rc = 1;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct timespec now;
 	time_t last_stats = 0;
@@ -351,6 +351,16 @@ int main(int argc, char **argv)
 	be.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (sfd < 0 || be.wake_fd < 0)
 		goto out;
+	/* Before any device is looked at: a second daemon would take over live rings the first still serves. */
+	rc = backend_lock(state_dir, BACKEND_LOCK_WAIT_MS, &lock_fd);
+	if (rc < 0) {
+		vha_err("%s", rc == -EWOULDBLOCK ? "another vha-backend serves this state directory (its lock is held)"
+						: strerror(-rc));
+		vha_err("cannot lock %s/lock; exiting", state_dir);
+		rc = 1;
+		goto out;
+	}
+	rc = 1;
 	if (backend_init(&be, &o.cfg, platform) < 0)
 		goto out;
 	snprintf(pidfile, sizeof(pidfile), "%s/pid", state_dir);
@@ -412,5 +422,7 @@ out:
 		close(sfd);
 	if (be.wake_fd >= 0)
 		close(be.wake_fd);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return rc;
 }
