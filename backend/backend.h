@@ -160,7 +160,9 @@ struct queue {
 	struct inflight *slots;
 	unsigned int nr_slots;
 	unsigned int inflight;
-	bool stopping;
+	bool stopping;                  /* worker's own: leave once nothing is in flight */
+	bool stop_sent;                 /* main: queue_stop_begin wrote stop_fd */
+	int exited;                     /* worker -> main (atomic): the thread is about to return */
 	struct queue_stats stats;       /* written by the worker, read racily for stats.json */
 	struct grant_cache cache;       /* persistent grants (capacity 0 unless negotiated) */
 	size_t cbuf_total;              /* bytes of copy buffers held by slots */
@@ -189,6 +191,8 @@ struct device {
 	bool fe_watched;
 	enum device_phase phase;
 	int closed_fe_state;            /* DEV_CLOSED: the frontend's state when we closed */
+	bool stopping;                  /* Closing: waiting for the workers to finish their I/O */
+	bool removed;                   /* the backend directory is gone: free once stopped */
 	bool dirty;
 	bool readonly, cdrom;
 	enum grant_strategy strategy;   /* configured for this device */
@@ -245,7 +249,15 @@ void queue_init(struct queue *q, struct device *dev, unsigned int index);
 int queue_take_over(struct queue *q);
 /* Start the worker (after the ring is mapped and the event channel bound). */
 int queue_start(struct queue *q);
-/* Stop the worker: in-flight I/O completes, grants are unmapped; then the ring is unmapped. */
+/* Ask the worker to stop (it finishes its in-flight I/O, then exits and wakes the main thread). Never blocks. */
+void queue_stop_begin(struct queue *q);
+/* Has the worker exited (or never started)? */
+bool queue_stopped(const struct queue *q);
+/*
+ * Stop the worker and release everything: in-flight I/O completes, grants
+ * are unmapped; then the ring is unmapped. Blocks until the worker exits:
+ * call it once queue_stopped() (or at shutdown).
+ */
 void queue_stop(struct queue *q);
 
 #endif

@@ -146,13 +146,53 @@ static int read_queue_nodes(struct device *dev, struct queue *q, const char *dir
 	return 0;
 }
 
-static void disconnect(struct device *dev)
+/*
+ * Tear a device's queues and target down without waiting for a guest's I/O:
+ * each worker is asked to stop and finishes what it has in flight (a long
+ * discard or fsync included) on its own thread. Returns true once every
+ * worker is gone and everything is released; false: call again later (the
+ * worker wakes the main thread when it exits).
+ */
+static bool disconnect(struct device *dev)
 {
+	bool done = true;
+
+	for (unsigned int i = 0; i < dev->nr_queues; i++) {
+		queue_stop_begin(&dev->queues[i]);
+		done &= queue_stopped(&dev->queues[i]);
+	}
+	if (!done)
+		return false;
 	for (unsigned int i = 0; i < dev->nr_queues; i++)
 		queue_stop(&dev->queues[i]);
 	dev->nr_queues = 0;
 	target_close(&dev->target);
 	__atomic_store_n(&dev->broken, 0, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* The same, waiting (shutdown only: nothing else is served any more). */
+static void disconnect_wait(struct device *dev)
+{
+	for (unsigned int i = 0; i < dev->nr_queues; i++)
+		queue_stop(&dev->queues[i]);
+	disconnect(dev);
+}
+
+/*
+ * Closing now; Closed once the workers are gone (as Linux blkback, which
+ * answers -EBUSY meanwhile). The frontend's state at this point is kept, so
+ * that only a move of its own brings InitWait back.
+ */
+static void close_device(struct device *dev, int fe_state)
+{
+	set_state(dev, XenbusStateClosing);
+	dev->phase = DEV_CLOSED;
+	dev->closed_fe_state = fe_state;
+	if (disconnect(dev))
+		set_state(dev, XenbusStateClosed);
+	else
+		dev->stopping = true;
 }
 
 /*
@@ -285,9 +325,8 @@ static int connect_device(struct device *dev, bool resume, unsigned int *resumed
 			    dev->target.bfd >= 0 ? ", O_DIRECT (buffered on transient maps)" : ", O_DIRECT",
 			    dev->readonly ? ", read-only" : "");
 	rc = 0;
-	goto out;
+	/* fail: the caller closes the device (close_device), which undoes what was set up. */
 fail:
-	disconnect(dev);
 out:
 	free(params);
 	free(mode);
@@ -308,9 +347,18 @@ static bool evaluate(struct device *dev)
 
 	state = be_state(dev);
 	if (state == -ENOENT) {
-		/* The toolstack removed the backend directory. */
-		vha_info("device %u/%u removed", dev->fe_domid, dev->devid);
-		return false;
+		/* The toolstack removed the backend directory: gone once its workers are. */
+		if (!dev->removed)
+			vha_info("device %u/%u removed", dev->fe_domid, dev->devid);
+		dev->removed = true;
+		return !disconnect(dev);
+	}
+	if (dev->stopping) {
+		/* Closing: nothing else happens to this device until its workers are gone. */
+		if (!disconnect(dev))
+			return true;
+		dev->stopping = false;
+		set_state(dev, XenbusStateClosed);
 	}
 	if (!dev->fe_path && vha_xs_read_str(xs, XBT_NULL, dev->be_path, "frontend", &dev->fe_path) < 0) {
 		return true;    /* not fully written yet */
@@ -327,11 +375,7 @@ static bool evaluate(struct device *dev)
 
 	if (__atomic_load_n(&dev->broken, __ATOMIC_ACQUIRE) && dev->phase == DEV_CONNECTED) {
 		device_error(dev, "ring broken; device closed");
-		disconnect(dev);
-		set_state(dev, XenbusStateClosing);
-		dev->phase = DEV_CLOSED;
-		dev->closed_fe_state = fe_state;
-		set_state(dev, XenbusStateClosed);
+		close_device(dev, fe_state);
 		return true;
 	}
 	/* Toolstack asks to close, the frontend died, or its directory vanished: tear down. */
@@ -340,11 +384,8 @@ static bool evaluate(struct device *dev)
 			vha_log_ratelimited(&dev->rl, VHA_LOG_INFO, "device %u/%u: %s; disconnecting", dev->fe_domid, dev->devid,
 				 !fe_alive ? "frontend domain is gone" :
 				 fe_state == -ENOENT ? "frontend directory removed" : "closing on request");
-		disconnect(dev);
-		if (state != XenbusStateClosed)
-			set_state(dev, XenbusStateClosed);
-		dev->phase = DEV_CLOSED;
-		dev->closed_fe_state = fe_state;
+		if (state != XenbusStateClosed || dev->phase != DEV_CLOSED)
+			close_device(dev, fe_state);
 		return true;
 	}
 
@@ -385,10 +426,7 @@ static bool evaluate(struct device *dev)
 			}
 			vha_info("device %u/%u: taking over from an earlier backend; asking the frontend to reconnect",
 				 dev->fe_domid, dev->devid);
-			set_state(dev, XenbusStateClosing);
-			set_state(dev, XenbusStateClosed);
-			dev->phase = DEV_CLOSED;
-			dev->closed_fe_state = fe_state;
+			close_device(dev, fe_state);
 			dev->dirty = true;
 			break;
 		}
@@ -409,10 +447,7 @@ static bool evaluate(struct device *dev)
 				dev->phase = DEV_CONNECTED;
 				set_state(dev, XenbusStateConnected);
 			} else {
-				set_state(dev, XenbusStateClosing);
-				dev->phase = DEV_CLOSED;
-				dev->closed_fe_state = fe_state;
-				set_state(dev, XenbusStateClosed);
+				close_device(dev, fe_state);
 			}
 		}
 		break;
@@ -424,11 +459,7 @@ static bool evaluate(struct device *dev)
 		 */
 		if (fe_state == XenbusStateClosing || fe_state == XenbusStateClosed ||
 		    fe_state == XenbusStateInitialising) {
-			disconnect(dev);
-			set_state(dev, XenbusStateClosing);
-			set_state(dev, XenbusStateClosed);
-			dev->phase = DEV_CLOSED;
-			dev->closed_fe_state = fe_state;
+			close_device(dev, fe_state);
 			dev->dirty = fe_state == XenbusStateInitialising;
 			vha_log_ratelimited(&dev->rl, VHA_LOG_INFO, "device %u/%u: frontend %s", dev->fe_domid,
 					    dev->devid, dev->dirty ? "restarted; reconnecting" : "closed");
@@ -459,7 +490,7 @@ static void device_free(struct backend *be, unsigned int idx)
 {
 	struct device *dev = be->devices[idx];
 
-	disconnect(dev);
+	disconnect_wait(dev);
 	if (dev->fe_watched) {
 		char path[300];
 
@@ -591,7 +622,8 @@ void backend_process(struct backend *be)
 	}
 	if (read(be->wake_fd, &junk, sizeof(junk)) > 0)
 		for (unsigned int i = 0; i < be->nr_devices; i++)
-			if (__atomic_load_n(&be->devices[i]->broken, __ATOMIC_ACQUIRE) ||
+			if (be->devices[i]->stopping || be->devices[i]->removed ||
+			    __atomic_load_n(&be->devices[i]->broken, __ATOMIC_ACQUIRE) ||
 			    __atomic_load_n(&be->devices[i]->discard_unsupported, __ATOMIC_ACQUIRE) == 1)
 				be->devices[i]->dirty = true;
 	for (unsigned int i = 0; i < be->nr_devices;) {
@@ -644,9 +676,9 @@ void backend_shutdown(struct backend *be)
 	while (be->nr_devices) {
 		struct device *dev = be->devices[0];
 
-		if (dev->phase == DEV_CONNECTED) {
-			disconnect(dev);
+		if (dev->phase == DEV_CONNECTED || dev->stopping) {
 			set_state(dev, XenbusStateClosing);
+			disconnect_wait(dev);
 			set_state(dev, XenbusStateClosed);
 		}
 		device_free(be, 0);

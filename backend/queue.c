@@ -62,6 +62,24 @@ static void reject(struct queue *q, struct vha_blkif_req *req, enum vha_blkif_re
 }
 
 /*
+ * For tests only (docs/backend.md): $VHA_TEST_DISCARD_DELAY_MS makes every
+ * discard take that long on its worker, as a discard over a whole large
+ * disk can, to show that no other guest waits for it.
+ */
+static void test_discard_delay(void)
+{
+	static int delay_ms = -1;
+	const char *env;
+
+	if (__atomic_load_n(&delay_ms, __ATOMIC_RELAXED) < 0) {
+		env = getenv("VHA_TEST_DISCARD_DELAY_MS");
+		__atomic_store_n(&delay_ms, env ? atoi(env) : 0, __ATOMIC_RELAXED);
+	}
+	if (delay_ms > 0)
+		usleep((useconds_t)delay_ms * 1000);
+}
+
+/*
  * Indirect requests: grant-copy the part of the segment pages in use into a
  * private buffer (never mapped, so never read twice), then decode it.
  */
@@ -327,6 +345,7 @@ static void handle_request(struct queue *q, struct inflight *s)
 	if (req->op == VHA_BLKIF_DISCARD) {
 		/* Rare and cheap on files: done inline. */
 		q->stats.discards++;
+		test_discard_delay();
 		rc = target_discard(&dev->target, req->sector << SECTOR_SHIFT, req->nr_sectors << SECTOR_SHIFT,
 				    req->secure);
 		if (rc == -EOPNOTSUPP && !req->secure) {
@@ -541,6 +560,9 @@ static void *worker(void *arg)
 		if (pfd[2].revents & POLLIN)
 			q->stopping = true;
 	}
+	/* The main thread joins only a worker that says it is gone: it never waits on a guest's I/O. */
+	__atomic_store_n(&q->exited, 1, __ATOMIC_RELEASE);
+	wake_main(q);
 	return NULL;
 }
 
@@ -644,16 +666,29 @@ int queue_start(struct queue *q)
 	return 0;
 }
 
-/* Undo queue_start and the ring setup exactly as far as they got (also on a queue_init'ed one). */
-void queue_stop(struct queue *q)
+void queue_stop_begin(struct queue *q)
 {
 	uint64_t one = 1;
 
+	if (!q->dev || !q->thread_started || q->stop_sent)
+		return;
+	if (write(q->stop_fd, &one, sizeof(one)) < 0)
+		vha_debug("stop queue: %s", strerror(errno));
+	q->stop_sent = true;
+}
+
+bool queue_stopped(const struct queue *q)
+{
+	return !q->dev || !q->thread_started || __atomic_load_n(&q->exited, __ATOMIC_ACQUIRE);
+}
+
+/* Undo queue_start and the ring setup exactly as far as they got (also on a queue_init'ed one). */
+void queue_stop(struct queue *q)
+{
 	if (!q->dev)
 		return;
 	if (q->thread_started) {
-		if (write(q->stop_fd, &one, sizeof(one)) < 0)
-			vha_debug("stop queue: %s", strerror(errno));
+		queue_stop_begin(q);
 		pthread_join(q->thread, NULL);
 		q->thread_started = false;
 	}
