@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include <xenstore.h>
+#include <xen/io/xs_wire.h>
 
 static char dir[48], sock0[96];
 static pid_t daemon_pid;
@@ -101,6 +102,71 @@ static char *next_event(struct xs_handle *xs, const char *token, int timeout_ms)
 		if (poll(&pfd, 1, timeout_ms) <= 0)
 			return NULL;
 	}
+}
+
+/* A raw connection to the socket of `domid` (no libxenstore in between); -1 if it cannot connect. */
+static int raw_connect(unsigned int domid)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (domid == 0)
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock0);
+	else
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/xs/domain-%u.sock", dir, domid);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Read exactly len bytes, waiting at most timeout_ms for each piece; 0, or -1 on EOF or timeout. */
+static int read_full(int fd, void *buf, size_t len, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n;
+
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return -1;
+		n = read(fd, (char *)buf + off, len - off);
+		if (n <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Send one message of `type` with a body of exactly `len` bytes (so a test can
+ * leave out a NUL) and read the reply into *reply and rbody (NUL-terminated).
+ * Returns 0, or -1 if no whole reply came within two seconds.
+ */
+static int raw_request(int fd, uint32_t type, uint32_t tx_id, const void *body, size_t len,
+		       struct xsd_sockmsg *reply, char *rbody, size_t rcap)
+{
+	static uint32_t req_id = 100;
+	struct xsd_sockmsg m = { .type = type, .req_id = ++req_id, .tx_id = tx_id, .len = (uint32_t)len };
+
+	if (write(fd, &m, sizeof(m)) != (ssize_t)sizeof(m) || (len && write(fd, body, len) != (ssize_t)len))
+		return -1;
+	if (read_full(fd, reply, sizeof(*reply), 2000) < 0 || reply->len >= rcap ||
+	    read_full(fd, rbody, reply->len, 2000) < 0)
+		return -1;
+	rbody[reply->len] = '\0';
+	if (reply->req_id != m.req_id)
+		fail_msg("reply to request %u carries req_id %u", m.req_id, reply->req_id);
+	return 0;
+}
+
+/* A request whose body is the C string s with its NUL. */
+static int raw_request_str(int fd, uint32_t type, uint32_t tx_id, const char *s, struct xsd_sockmsg *reply,
+			   char *rbody, size_t rcap)
+{
+	return raw_request(fd, type, tx_id, s, strlen(s) + 1, reply, rbody, rcap);
 }
 
 static void test_basic(void **state)
@@ -307,6 +373,37 @@ static void test_garbage_client(void **state)
 	xs_close(xs);
 }
 
+/*
+ * Releasing a domain moves the last listener into the freed slot; the moved
+ * socket must still accept, also after another domain takes the last slot.
+ */
+static void test_release_keeps_other_listeners(void **state)
+{
+	struct xs_handle *d0 = xs_as(0);
+	struct xsd_sockmsg reply;
+	char body[256];
+	int fd;
+
+	(void)state;
+	assert_non_null(d0);
+	assert_true(xs_introduce_domain(d0, 11, 0, 0));
+	assert_true(xs_introduce_domain(d0, 12, 0, 0));
+	assert_true(xs_release_domain(d0, 11));
+	assert_true(xs_introduce_domain(d0, 13, 0, 0));
+	for (unsigned int d = 12; d <= 13; d++) {
+		fd = raw_connect(d);
+		assert_true(fd >= 0);
+		if (raw_request_str(fd, XS_GET_DOMAIN_PATH, 0, "5", &reply, body, sizeof(body)) < 0)
+			fail_msg("no reply on domain %u's socket", d);
+		assert_int_equal(reply.type, XS_GET_DOMAIN_PATH);
+		assert_string_equal(body, "/local/domain/5");
+		close(fd);
+	}
+	assert_true(xs_release_domain(d0, 12));
+	assert_true(xs_release_domain(d0, 13));
+	xs_close(d0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_transactions),
 		cmocka_unit_test(test_domains_and_permissions),
 		cmocka_unit_test(test_garbage_client),
+		cmocka_unit_test(test_release_keeps_other_listeners),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

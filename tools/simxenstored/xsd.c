@@ -1023,6 +1023,13 @@ static void handle(struct xsd *x, struct xsd_conn *c, struct xsd_sockmsg *m, cha
 			if (o->domid == d)
 				o->dead = true;
 		*l = x->doms[--x->ndoms];
+		x->doms[x->ndoms].fd = -1;
+		/* epoll names a listener by its slot's address: point the moved one's socket at its new slot. */
+		if (l != &x->doms[x->ndoms] && l->fd >= 0) {
+			struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+
+			epoll_ctl(x->epfd, EPOLL_CTL_MOD, l->fd, &ev);
+		}
 		reply_ok(c, m);
 		fire(x, "@releaseDomain", false);
 		return;
