@@ -169,6 +169,35 @@ static int raw_request_str(int fd, uint32_t type, uint32_t tx_id, const char *s,
 	return raw_request(fd, type, tx_id, s, strlen(s) + 1, reply, rbody, rcap);
 }
 
+static void assert_error_reply(const struct xsd_sockmsg *reply, const char *rbody, const char *err)
+{
+	assert_int_equal(reply->type, XS_ERROR);
+	assert_string_equal(rbody, err);
+}
+
+/* Send s (with its NUL) and expect XS_ERROR naming err. */
+static void expect_error(int fd, uint32_t type, uint32_t tx_id, const char *s, const char *err)
+{
+	struct xsd_sockmsg reply;
+	char body[4200];
+
+	if (raw_request_str(fd, type, tx_id, s, &reply, body, sizeof(body)) < 0)
+		fail_msg("no reply to type %u \"%s\"", type, s);
+	if (reply.type != XS_ERROR || strcmp(body, err) != 0)
+		fail_msg("type %u \"%s\": reply type %u \"%s\", wanted %s", type, s, reply.type, body, err);
+}
+
+/* Same with a body of exactly len bytes. */
+static void expect_error_len(int fd, uint32_t type, const void *b, size_t len, const char *err)
+{
+	struct xsd_sockmsg reply;
+	char body[4200];
+
+	if (raw_request(fd, type, 0, b, len, &reply, body, sizeof(body)) < 0)
+		fail_msg("no reply to type %u", type);
+	assert_error_reply(&reply, body, err);
+}
+
 static void test_basic(void **state)
 {
 	struct xs_handle *xs = xs_as(0);
@@ -373,6 +402,133 @@ static void test_garbage_client(void **state)
 	xs_close(xs);
 }
 
+/* Types the daemon has no handler for get ENOSYS; the connection stays usable. */
+static void test_wire_unknown_types(void **state)
+{
+	static const uint32_t unknown[] = { XS_WATCH_EVENT, XS_ERROR,		 XS_RESUME, XS_SET_TARGET,
+					    XS_SET_TARGET + 1, XS_DIRECTORY_PART, XS_TYPE_COUNT, 99,
+					    XS_INVALID,	    0xffffffffu };
+	struct xsd_sockmsg reply;
+	char body[256];
+	int fd = raw_connect(0);
+
+	(void)state;
+	assert_true(fd >= 0);
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+		expect_error(fd, unknown[i], 0, "/", "ENOSYS");
+	/* A transaction id is checked first, whatever the type. */
+	expect_error(fd, 99, 12345, "/", "ENOENT");
+	expect_error(fd, XS_READ, 12345, "/", "ENOENT");
+	assert_int_equal(raw_request_str(fd, XS_GET_DOMAIN_PATH, 0, "3", &reply, body, sizeof(body)), 0);
+	assert_int_equal(reply.type, XS_GET_DOMAIN_PATH);
+	assert_string_equal(body, "/local/domain/3");
+	close(fd);
+}
+
+/* Introduce and release are dom0's alone; dom0's own are checked for a guest domain id. */
+static void test_wire_privileged_ops(void **state)
+{
+	static const char introduce4[] = "4\0" "0\0" "0";
+	struct xs_handle *d0 = xs_as(0);
+	struct xsd_sockmsg reply;
+	char body[256];
+	int fd, fd0;
+
+	(void)state;
+	assert_non_null(d0);
+	assert_true(xs_introduce_domain(d0, 3, 0, 0));
+	fd = raw_connect(3);
+	assert_true(fd >= 0);
+	expect_error_len(fd, XS_INTRODUCE, introduce4, sizeof(introduce4), "EACCES");
+	expect_error(fd, XS_RELEASE, 0, "3", "EACCES");
+	expect_error(fd, XS_RELEASE, 0, "0", "EACCES");
+	assert_false(xs_is_domain_introduced(d0, 4));
+	assert_true(xs_is_domain_introduced(d0, 3));
+	/* Unprivileged domains may still ask. */
+	assert_int_equal(raw_request_str(fd, XS_IS_DOMAIN_INTRODUCED, 0, "3", &reply, body, sizeof(body)), 0);
+	assert_int_equal(reply.type, XS_IS_DOMAIN_INTRODUCED);
+	assert_string_equal(body, "T");
+	close(fd);
+	fd0 = raw_connect(0);
+	assert_true(fd0 >= 0);
+	expect_error(fd0, XS_INTRODUCE, 0, "0", "EINVAL");
+	expect_error(fd0, XS_INTRODUCE, 0, "32752", "EINVAL"); /* DOMID_FIRST_RESERVED */
+	expect_error(fd0, XS_RELEASE, 0, "0", "EINVAL");
+	expect_error(fd0, XS_RELEASE, 0, "77", "ENOENT");
+	close(fd0);
+	assert_true(xs_release_domain(d0, 3));
+	xs_close(d0);
+}
+
+/* Bodies that do not parse get EINVAL and change nothing; a lone path may leave out its NUL. */
+static void test_wire_malformed_bodies(void **state)
+{
+	struct xsd_sockmsg reply;
+	char body[256];
+	int fd = raw_connect(0);
+
+	(void)state;
+	assert_true(fd >= 0);
+	/* Write and set-perms need the NUL that ends the path. */
+	expect_error_len(fd, XS_WRITE, "/m/a", 4, "EINVAL");
+	expect_error(fd, XS_READ, 0, "/m/a", "ENOENT");
+	assert_int_equal(raw_request(fd, XS_WRITE, 0, "/m/b\0v", 6, &reply, body, sizeof(body)), 0);
+	assert_int_equal(reply.type, XS_WRITE);
+	assert_string_equal(body, "OK");
+	expect_error_len(fd, XS_SET_PERMS, "/m/b", 4, "EINVAL");
+	/* Set-perms needs at least one well-formed permission. */
+	expect_error(fd, XS_SET_PERMS, 0, "/m/b", "EINVAL");
+	expect_error_len(fd, XS_SET_PERMS, "/m/b\0z1", 8, "EINVAL");
+	expect_error_len(fd, XS_SET_PERMS, "/m/b\0n1", 7, "EINVAL"); /* no NUL after the permission */
+	/* A read's path may come without its NUL. */
+	assert_int_equal(raw_request(fd, XS_READ, 0, "/m/b", 4, &reply, body, sizeof(body)), 0);
+	assert_int_equal(reply.type, XS_READ);
+	assert_string_equal(body, "v");
+	/* Paths that are not paths. */
+	expect_error(fd, XS_READ, 0, "", "EINVAL");
+	expect_error(fd, XS_READ, 0, "/m//b", "EINVAL");
+	expect_error(fd, XS_READ, 0, "/m/b/", "EINVAL");
+	expect_error(fd, XS_MKDIR, 0, "/m/a b", "EINVAL");
+	expect_error_len(fd, XS_WRITE, "/m/\0x", 5, "EINVAL");
+	/* Watch and unwatch take exactly a path and a token. */
+	expect_error_len(fd, XS_WATCH, "", 0, "EINVAL");
+	expect_error(fd, XS_WATCH, 0, "/m", "EINVAL");
+	expect_error(fd, XS_UNWATCH, 0, "/m", "EINVAL");
+	expect_error_len(fd, XS_WATCH, "/m//x\0tok", 9, "EINVAL");
+	expect_error_len(fd, XS_UNWATCH, "/m\0nosuch", 9, "ENOENT");
+	/* Nothing above created a node. */
+	assert_int_equal(raw_request_str(fd, XS_DIRECTORY, 0, "/m", &reply, body, sizeof(body)), 0);
+	assert_int_equal(reply.type, XS_DIRECTORY);
+	assert_int_equal(reply.len, 2);
+	assert_string_equal(body, "b");
+	close(fd);
+}
+
+/* Transaction ends need a transaction; starts refuse one; an ended one is gone. */
+static void test_wire_transaction_ids(void **state)
+{
+	struct xsd_sockmsg reply;
+	char body[256];
+	uint32_t id;
+	int fd = raw_connect(0);
+
+	(void)state;
+	assert_true(fd >= 0);
+	expect_error(fd, XS_TRANSACTION_END, 0, "T", "ENOENT");
+	assert_int_equal(raw_request_str(fd, XS_TRANSACTION_START, 0, "", &reply, body, sizeof(body)), 0);
+	assert_int_equal(reply.type, XS_TRANSACTION_START);
+	id = (uint32_t)strtoul(body, NULL, 10);
+	assert_true(id != 0);
+	expect_error(fd, XS_TRANSACTION_START, id, "", "EBUSY");
+	assert_int_equal(raw_request_str(fd, XS_TRANSACTION_END, id, "F", &reply, body, sizeof(body)), 0);
+	assert_int_equal(reply.type, XS_TRANSACTION_END);
+	assert_int_equal(reply.tx_id, id);
+	assert_string_equal(body, "OK");
+	expect_error(fd, XS_READ, id, "/", "ENOENT");
+	expect_error(fd, XS_TRANSACTION_END, id, "T", "ENOENT");
+	close(fd);
+}
+
 /*
  * Releasing a domain moves the last listener into the freed slot; the moved
  * socket must still accept, also after another domain takes the last slot.
@@ -413,6 +569,10 @@ int main(void)
 		cmocka_unit_test(test_domains_and_permissions),
 		cmocka_unit_test(test_garbage_client),
 		cmocka_unit_test(test_release_keeps_other_listeners),
+		cmocka_unit_test(test_wire_unknown_types),
+		cmocka_unit_test(test_wire_privileged_ops),
+		cmocka_unit_test(test_wire_malformed_bodies),
+		cmocka_unit_test(test_wire_transaction_ids),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
