@@ -88,6 +88,8 @@ struct queue_stats {
 	uint64_t bytes_read, bytes_written;
 	uint64_t errors, rejected;
 	uint64_t notifies_sent, events_received;
+	uint64_t events_spurious;       /* events that brought no new request */
+	uint64_t events_delayed;        /* times the port stayed masked for a storm delay */
 	uint64_t strategy[GS_COUNT];    /* data requests served by each strategy (never GS_ADAPTIVE) */
 	uint64_t resumed;               /* requests re-executed from an earlier process's journal */
 };
@@ -163,6 +165,10 @@ struct queue {
 	bool stopping;                  /* worker's own: leave once nothing is in flight */
 	bool stop_sent;                 /* main: queue_stop_begin wrote stop_fd */
 	int exited;                     /* worker -> main (atomic): the thread is about to return */
+	/* Event storm accounting (worker only): see account_event in queue.c. */
+	uint64_t storm_window_start, unmask_at;
+	unsigned int storm_spurious, storm_delay_ms;
+	int masked_port;                /* kept masked until unmask_at, or -1 */
 	struct queue_stats stats;       /* written by the worker, read racily for stats.json */
 	struct grant_cache cache;       /* persistent grants (capacity 0 unless negotiated) */
 	size_t cbuf_total;              /* bytes of copy buffers held by slots */

@@ -760,14 +760,16 @@ int backend_write_stats(struct backend *be)
 				", \"discards\": %" PRIu64 ", \"indirect\": %" PRIu64
 				", \"bytes_read\": %" PRIu64 ", \"bytes_written\": %" PRIu64 ", \"errors\": %" PRIu64
 				", \"rejected\": %" PRIu64 ", \"notifies_sent\": %" PRIu64
-				", \"events_received\": %" PRIu64 ", \"strategy_map\": %" PRIu64
+				", \"events_received\": %" PRIu64 ", \"events_spurious\": %" PRIu64
+				", \"events_delayed\": %" PRIu64 ", \"strategy_map\": %" PRIu64
 				", \"strategy_persistent\": %" PRIu64 ", \"strategy_copy\": %" PRIu64
 				", \"resumed\": %" PRIu64 ", \"buffered\": %" PRIu64
 				", \"grant_cache\": {\"size\": %u, \"capacity\": %u, \"hits\": %" PRIu64
 				", \"misses\": %" PRIu64 ", \"evictions\": %" PRIu64 ", \"hit_rate\": %.4f}}",
 				j ? "," : "", j, q->nr_ring_pages, s->requests, s->reads, s->writes, s->flushes,
 				s->barriers, s->discards, s->indirect, s->bytes_read, s->bytes_written, s->errors,
-				s->rejected, s->notifies_sent, s->events_received, s->strategy[GS_MAP],
+				s->rejected, s->notifies_sent, s->events_received, s->events_spurious, s->events_delayed,
+				s->strategy[GS_MAP],
 				s->strategy[GS_PERSISTENT], s->strategy[GS_COPY], s->resumed, s->buffered, c->used, c->capacity, c->hits,
 				c->misses, c->evictions, lookups ? (double)c->hits / (double)lookups : 0.0);
 		}

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -528,6 +529,69 @@ static void push(struct queue *q)
 	}
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * Event accounting (XSA-332, as Linux's lateeoi): an event that brings no
+ * new request is spurious. A port that sends more than STORM_EVENTS of them
+ * in a STORM_WINDOW_MS window stays masked for a delay before it is
+ * unmasked (doubling while the storm lasts, up to STORM_DELAY_MAX_MS);
+ * meanwhile its ring is still looked at once per delay, so a storming guest
+ * only slows itself. blkfront notifies only when req_event asks, so an
+ * honest guest stays far below the threshold and pays nothing.
+ */
+#define STORM_WINDOW_MS 1000u
+#define STORM_EVENTS 1000u
+#define STORM_DELAY_MIN_MS 1u
+#define STORM_DELAY_MAX_MS 100u
+
+static void account_event(struct queue *q, int port, bool brought_work)
+{
+	uint64_t now = now_ms();
+
+	if (now - q->storm_window_start >= STORM_WINDOW_MS) {
+		if (q->storm_spurious <= STORM_EVENTS)
+			q->storm_delay_ms = 0;          /* calm for a whole window */
+		q->storm_window_start = now;
+		q->storm_spurious = 0;
+	}
+	if (!brought_work) {
+		q->stats.events_spurious++;
+		q->storm_spurious++;
+	}
+	if (q->storm_spurious > STORM_EVENTS) {
+		q->storm_delay_ms = q->storm_delay_ms ? q->storm_delay_ms * 2 : STORM_DELAY_MIN_MS;
+		if (q->storm_delay_ms > STORM_DELAY_MAX_MS)
+			q->storm_delay_ms = STORM_DELAY_MAX_MS;
+		q->masked_port = port;
+		q->unmask_at = now + q->storm_delay_ms;
+		q->stats.events_delayed++;
+		return;
+	}
+	vha_evtchn_unmask(q->evtchn, (vha_evtchn_port_t)port);
+}
+
+/* poll timeout: until a delayed port is due for unmasking (unmasking it when it is), else forever. */
+static int unmask_due(struct queue *q)
+{
+	uint64_t now;
+
+	if (q->masked_port < 0)
+		return -1;
+	now = now_ms();
+	if (now < q->unmask_at)
+		return (int)(q->unmask_at - now);
+	vha_evtchn_unmask(q->evtchn, (vha_evtchn_port_t)q->masked_port);
+	q->masked_port = -1;
+	return -1;
+}
+
 static void *worker(void *arg)
 {
 	struct queue *q = arg;
@@ -537,25 +601,33 @@ static void *worker(void *arg)
 		{ .fd = q->stop_fd, .events = POLLIN },
 	};
 
+	q->masked_port = -1;
 	if (q->recovery)
 		resume_journal(q);
 	for (;;) {
-		int port;
+		int port, event_port = -1, timeout;
+		RING_IDX before = q->back.ring.req_cons;
 
 		while ((port = vha_evtchn_pending(q->evtchn)) >= 0) {
 			q->stats.events_received++;
-			vha_evtchn_unmask(q->evtchn, (vha_evtchn_port_t)port);
+			if (event_port >= 0 && event_port != port)
+				vha_evtchn_unmask(q->evtchn, (vha_evtchn_port_t)event_port);
+			event_port = port;
 		}
 		if (!q->stopping)
 			take_requests(q);
+		/* Unmask after looking at the ring: an event now is for requests we have not seen. */
+		if (event_port >= 0)
+			account_event(q, event_port, q->back.ring.req_cons != before);
 		reap(q);
 		push(q);
 		if (q->stopping && q->inflight == 0)
 			break;
+		timeout = unmask_due(q);
 		/* Re-arm req_event; if requests slipped in meanwhile, go round again without sleeping. */
 		if (!q->stopping && vha_blkif_back_final_check(&q->back))
 			continue;
-		if (poll(pfd, 3, -1) < 0 && errno != EINTR)
+		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
 			break;
 		if (pfd[2].revents & POLLIN)
 			q->stopping = true;

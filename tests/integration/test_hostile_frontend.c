@@ -9,7 +9,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,6 +162,15 @@ static void fe_close(struct fe *f)
 	vha_platform_close(f->p);
 }
 
+/* Close the device as a frontend would and start over, so the next test finds InitWait. */
+static void fe_restart(struct fe *f)
+{
+	vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateClosing);
+	assert_int_equal(wait_state(f->xs, f->be_dir, XenbusStateClosed, 10), XenbusStateClosed);
+	vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateInitialising);
+	assert_int_equal(wait_state(f->xs, f->be_dir, XenbusStateInitWait, 10), XenbusStateInitWait);
+}
+
 static bool backend_alive(void)
 {
 	return waitpid(backend_pid, NULL, WNOHANG) == 0 && kill(backend_pid, 0) == 0;
@@ -302,9 +313,105 @@ static void test_hostile_requests(void **state)
 	fe_close(&ro);
 }
 
+/* The number after `"key": ` in the device of frontend `domid` in stats.json (SIGUSR1 rewrites it now). */
+static uint64_t stat_of(unsigned int domid, const char *key)
+{
+	char path[128], marker[32], want[64], *buf, *dev, *at;
+	FILE *f;
+	long n;
+	uint64_t v;
+
+	kill(backend_pid, SIGUSR1);
+	usleep(200000);
+	snprintf(path, sizeof(path), "%s/run/backend-0/stats.json", simdir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	buf = calloc(1, 1 << 20);
+	n = (long)fread(buf, 1, (1 << 20) - 1, f);
+	fclose(f);
+	assert_true(n > 0);
+	snprintf(marker, sizeof(marker), "\"frontend\": %u,", domid);
+	snprintf(want, sizeof(want), "\"%s\": ", key);
+	dev = strstr(buf, marker);
+	assert_non_null(dev);
+	at = strstr(dev, want);
+	assert_non_null(at);
+	v = strtoull(at + strlen(want), NULL, 10);
+	free(buf);
+	return v;
+}
+
+struct storm { struct fe *f; volatile bool stop; uint64_t sent; };
+
+static void *storm_thread(void *arg)
+{
+	struct storm *st = arg;
+
+	while (!st->stop) {
+		vha_evtchn_notify(st->f->ev, (vha_evtchn_port_t)st->f->port);
+		st->sent++;
+	}
+	return NULL;
+}
+
+/*
+ * XSA-332: a guest that sends events with no requests in a tight loop gets
+ * its port delayed (and its waste counted), while another guest's reads go
+ * on undelayed.
+ */
+static void test_event_storm(void **state)
+{
+	struct fe f, ro;
+	struct storm st = { .f = &f };
+	pthread_t th;
+	blkif_request_t r;
+	unsigned int reads = 0;
+	double end;
+
+	(void)state;
+	fe_connect(&f, 1, 51712);
+	fe_connect(&ro, 2, 51712);
+	assert_int_equal(pthread_create(&th, NULL, storm_thread, &st), 0);
+	for (end = test_now() + 3; test_now() < end; reads++) {
+		r = rw_req(&ro, BLKIF_OP_READ, (reads * 8) % DISK_SECTORS, 1);
+		assert_int_equal(send_raw(&ro, &r, NULL), BLKIF_RSP_OKAY);
+	}
+	/* The stormer's own ring still works, only slower. */
+	r = rw_req(&f, BLKIF_OP_READ, 0, 1);
+	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+	st.stop = true;
+	pthread_join(th, NULL);
+	printf("storm: %" PRIu64 " events sent; stormer: %" PRIu64 " received, %" PRIu64 " spurious, %" PRIu64
+	       " delays; other guest: %u reads, %" PRIu64 " delays\n", st.sent, stat_of(1, "events_received"),
+	       stat_of(1, "events_spurious"), stat_of(1, "events_delayed"), reads, stat_of(2, "events_delayed"));
+	assert_true(stat_of(1, "events_spurious") > 1000);
+	assert_true(stat_of(1, "events_delayed") > 0);
+	/* Far fewer events reach the worker than were sent: the masked port coalesces them. */
+	assert_true(stat_of(1, "events_received") < st.sent / 2);
+	assert_int_equal(stat_of(2, "events_delayed"), 0);
+	assert_true(reads > 100);
+	assert_true(backend_alive());
+	/* Calm again: within two windows the stormer's port is no longer delayed. */
+	sleep(2);
+	{
+		uint64_t delayed = stat_of(1, "events_delayed");
+
+		for (int i = 0; i < 20; i++) {
+			r = rw_req(&f, BLKIF_OP_READ, 0, 1);
+			assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+		}
+		assert_int_equal(stat_of(1, "events_delayed"), delayed);
+	}
+	fe_restart(&f);
+	fe_restart(&ro);
+	fe_close(&f);
+	fe_close(&ro);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_event_storm),
 		cmocka_unit_test(test_hostile_requests),
 	};
 
