@@ -213,7 +213,36 @@ struct device {
 	struct vha_ratelimit rl;
 };
 
+/*
+ * What a protocol adds to the shared device lifecycle (device.c), in the
+ * manner of SPDK's bdev_module.h. All members run on the main thread.
+ */
+struct device_ops {
+	/* Required: the protocol's name for logs and stats ("vbd"). */
+	const char *name;
+	/* Required: write the feature nodes offered before InitWait. Never fails (errors go to the error node). */
+	void (*publish_features)(struct device *dev);
+	/*
+	 * Required: read the frontend's nodes, open the target, set up and start
+	 * every queue, publish what the frontend reads once Connected. resume:
+	 * the rings are live, left by an earlier process: take them over from
+	 * the journals and add the requests to run again to *resumed. Returns 0
+	 * or -errno, having written an error node; on failure the caller closes
+	 * the device, which undoes exactly what was set up (queue_init'ed queues
+	 * are safe to stop).
+	 */
+	int (*connect)(struct device *dev, bool resume, unsigned int *resumed);
+	/* Optional, may be NULL: each time a connected device is looked at (withdraw a feature a worker found missing). */
+	void (*refresh)(struct device *dev);
+	/* Optional, may be NULL: every second and on SIGHUP, for a connected device (online resize). */
+	void (*check_size)(struct device *dev);
+};
+
+/* vbd.c: blkif. */
+extern const struct device_ops vbd_ops;
+
 struct backend {
+	const struct device_ops *ops;   /* the protocol this process serves */
 	struct backend_config cfg;
 	struct vha_platform *platform;
 	struct vha_gnttab *gnttab;
@@ -233,6 +262,12 @@ struct backend {
  */
 int backend_lock(const char *state_dir, unsigned int wait_ms, int *fd_out);
 
+/* device.c: the lifecycle, for the protocols. */
+/* Log (rate-limited, control characters removed) and write the device's error node. */
+void device_error(struct device *dev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Write the backend state (the transition table is consulted for a debug line). */
+void device_set_state(struct device *dev, int state);
+
 /* device.c: xenstore side. */
 int backend_init(struct backend *be, const struct backend_config *cfg, struct vha_platform *p);
 /* Handle pending xenstore watch events and dirty devices; never blocks. */
@@ -242,6 +277,18 @@ void backend_shutdown(struct backend *be);
 int backend_write_stats(struct backend *be);
 /* Publish a new size for every connected device whose target changed (online resize). */
 void backend_check_sizes(struct backend *be);
+
+/* strategy.c: how a request's data pages are reached (worker thread only). All return 0 or -errno. */
+/* Grant-copy the request's indirect pages into the queue's private buffer and decode them. */
+int strategy_load_indirect(struct queue *q, struct vha_blkif_req *req);
+/* Make the request's data reachable through s->iov with the device's strategy (sets s->strategy). */
+int strategy_prepare(struct queue *q, struct inflight *s);
+/* After a disk read with the copy strategy: copy the data into the guest's pages. */
+int strategy_copy_to_guest(struct queue *q, struct inflight *s);
+/* Release what strategy_prepare took; fails only if the platform could not unmap (fail the request). */
+int strategy_release(struct queue *q, struct inflight *s);
+/* The target descriptor for the request's data (buffered where O_DIRECT must not touch transient maps). */
+int strategy_data_fd(struct queue *q, const struct inflight *s);
 
 /* queue.c: the data path. */
 /* A queue that owns nothing yet: queue_stop on it (or on one set up part way) is safe. */

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * Devices and the xenbus handshake, on the main thread. One watch covers
+ * The device lifecycle every protocol shares, on the main thread: finding
+ * devices, watch dispatch, the xenbus handshake as a phase machine,
+ * takeover after a restart and asynchronous teardown. What is protocol
+ * specific (features, connect, resize) comes from be->ops (struct
+ * device_ops in backend.h; blkif's is vbd.c). One watch covers
  * backend/<type>/ (every device's backend dir, including the toolstack's and
  * the hotplug script's writes); one watch per device covers the frontend's
  * state node. Events only mark devices dirty, so a guest rewriting its nodes
@@ -26,9 +30,7 @@
 #define TOKEN_RELEASE "vha-release"
 #define TOKEN_FE_PREFIX "vha-fe:"
 
-static void device_error(struct device *dev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void device_error(struct device *dev, const char *fmt, ...)
+void device_error(struct device *dev, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -47,7 +49,7 @@ static int be_state(struct device *dev)
 	return vha_xenbus_read_state(dev->be->xs, XBT_NULL, dev->be_path);
 }
 
-static void set_state(struct device *dev, int state)
+void device_set_state(struct device *dev, int state)
 {
 	int cur = be_state(dev);
 
@@ -55,95 +57,6 @@ static void set_state(struct device *dev, int state)
 		vha_debug("device %u/%u: %s -> %s is off the table", dev->fe_domid, dev->devid,
 			  vha_xenbus_state_name(cur), vha_xenbus_state_name(state));
 	vha_xenbus_write_state(dev->be->xs, XBT_NULL, dev->be_path, state);
-}
-
-/* The toolstack may pick a device's grant strategy with a "grant-strategy" node in its backend dir. */
-static void read_strategy(struct device *dev)
-{
-	char *name = NULL;
-	int s;
-
-	dev->strategy = dev->be->cfg.strategy;
-	if (vha_xs_read_str(dev->be->xs, XBT_NULL, dev->be_path, "grant-strategy", &name) < 0)
-		return;
-	s = grant_strategy_parse(name);
-	if (s < 0)
-		vha_log_ratelimited(&dev->rl, VHA_LOG_WARN, "device %u/%u: unknown grant-strategy '%s'; using %s",
-				    dev->fe_domid, dev->devid, name, grant_strategy_name(dev->strategy));
-	else
-		dev->strategy = (enum grant_strategy)s;
-	free(name);
-}
-
-static bool offers_persistent(const struct device *dev)
-{
-	return (dev->strategy == GS_PERSISTENT || dev->strategy == GS_ADAPTIVE) && dev->be->cfg.persistent_max > 0;
-}
-
-static void publish_features(struct device *dev)
-{
-	struct backend *be = dev->be;
-	struct xs_handle *xs = be->xs;
-	xs_transaction_t t;
-
-	read_strategy(dev);
-	for (int tries = 0; tries < 10; tries++) {
-		t = xs_transaction_start(xs);
-		if (t == XBT_NULL)
-			return;
-		vha_xs_write_uint(xs, t, dev->be_path, "max-ring-page-order", be->cfg.max_ring_order);
-		vha_xs_write_uint(xs, t, dev->be_path, "multi-queue-max-queues", be->cfg.max_queues);
-		vha_xs_write_uint(xs, t, dev->be_path, "feature-max-indirect-segments", be->cfg.max_indirect_segments);
-		vha_xs_write_uint(xs, t, dev->be_path, "feature-flush-cache", 1);
-		vha_xs_write_uint(xs, t, dev->be_path, "feature-barrier", 1);
-		vha_xs_write_uint(xs, t, dev->be_path, "feature-persistent", offers_persistent(dev) ? 1 : 0);
-		vha_xs_write_uint(xs, t, dev->be_path, "feature-discard", 0);
-		if (xs_transaction_end(xs, t, false))
-			return;
-		if (errno != EAGAIN)
-			return;
-	}
-}
-
-/* Read the frontend's rings for queue q (dir: the frontend dir or its queue-N subdir). */
-static int read_queue_nodes(struct device *dev, struct queue *q, const char *dir)
-{
-	struct xs_handle *xs = dev->be->xs;
-	uint64_t order = 0, ref, port;
-	char node[32];
-	int rc;
-
-	rc = vha_xs_read_uint(xs, XBT_NULL, dev->fe_path, "ring-page-order", 0, &order);
-	if (rc < 0 || order > dev->be->cfg.max_ring_order) {
-		device_error(dev, "bad ring-page-order");
-		return -EINVAL;
-	}
-	q->nr_ring_pages = 1u << order;
-	if (order == 0) {
-		rc = vha_xs_read_uint(xs, XBT_NULL, dir, "ring-ref", UINT64_MAX, &ref);
-		if (rc < 0 || ref > UINT32_MAX) {
-			device_error(dev, "missing or bad %s/ring-ref", dir);
-			return -EINVAL;
-		}
-		q->ring_refs[0] = (grant_ref_t)ref;
-	} else {
-		for (unsigned int i = 0; i < q->nr_ring_pages; i++) {
-			snprintf(node, sizeof(node), "ring-ref%u", i);
-			rc = vha_xs_read_uint(xs, XBT_NULL, dir, node, UINT64_MAX, &ref);
-			if (rc < 0 || ref > UINT32_MAX) {
-				device_error(dev, "missing or bad %s/%s", dir, node);
-				return -EINVAL;
-			}
-			q->ring_refs[i] = (grant_ref_t)ref;
-		}
-	}
-	rc = vha_xs_read_uint(xs, XBT_NULL, dir, "event-channel", UINT64_MAX, &port);
-	if (rc < 0 || port == 0 || port > UINT32_MAX) {
-		device_error(dev, "missing or bad %s/event-channel", dir);
-		return -EINVAL;
-	}
-	q->remote_port = (uint32_t)port;
-	return 0;
 }
 
 /*
@@ -186,153 +99,13 @@ static void disconnect_wait(struct device *dev)
  */
 static void close_device(struct device *dev, int fe_state)
 {
-	set_state(dev, XenbusStateClosing);
+	device_set_state(dev, XenbusStateClosing);
 	dev->phase = DEV_CLOSED;
 	dev->closed_fe_state = fe_state;
 	if (disconnect(dev))
-		set_state(dev, XenbusStateClosed);
+		device_set_state(dev, XenbusStateClosed);
 	else
 		dev->stopping = true;
-}
-
-/*
- * Open the target, map every queue's ring, bind its event channel and start
- * its worker. resume: the rings are live, left by an earlier backend
- * process; each queue must have a matching journal, whose ring positions are
- * restored and whose unanswered requests the worker runs first.
- */
-static int connect_device(struct device *dev, bool resume, unsigned int *resumed)
-{
-	struct backend *be = dev->be;
-	struct xs_handle *xs = be->xs;
-	char *params = NULL, *mode = NULL, *protocol = NULL, *devtype = NULL;
-	uint64_t nq = 1, fe_persistent = 0;
-	int rc;
-
-	rc = vha_xs_read_str(xs, XBT_NULL, dev->be_path, "params", &params);
-	if (rc < 0 || !*params) {
-		device_error(dev, "no params (target path) in the backend directory");
-		rc = -EINVAL;
-		goto out;
-	}
-	if (vha_xs_read_str(xs, XBT_NULL, dev->be_path, "mode", &mode) < 0)
-		mode = NULL;
-	dev->readonly = mode && mode[0] == 'r';
-	if (vha_xs_read_str(xs, XBT_NULL, dev->be_path, "device-type", &devtype) == 0)
-		dev->cdrom = strcmp(devtype, "cdrom") == 0;
-	if (dev->cdrom)
-		dev->readonly = true;
-	if (vha_xs_read_str(xs, XBT_NULL, dev->fe_path, "protocol", &protocol) < 0)
-		protocol = NULL;
-	if (!vha_blkif_protocol_supported(protocol)) {
-		device_error(dev, "unsupported protocol '%.40s'", protocol ? protocol : "(none)");
-		rc = -EPROTONOSUPPORT;
-		goto out;
-	}
-	rc = vha_xs_read_uint(xs, XBT_NULL, dev->fe_path, "multi-queue-num-queues", 1, &nq);
-	if (rc < 0 || nq == 0 || nq > be->cfg.max_queues) {
-		device_error(dev, "bad multi-queue-num-queues");
-		rc = -EINVAL;
-		goto out;
-	}
-
-	vha_xs_read_uint(xs, XBT_NULL, dev->fe_path, "feature-persistent", 0, &fe_persistent);
-	dev->persistent = offers_persistent(dev) && fe_persistent == 1;
-	__atomic_store_n(&dev->discard_unsupported, 0, __ATOMIC_RELAXED);
-
-	rc = target_open(&dev->target, params, !dev->readonly, be->cfg.direct, !be->cfg.direct_maps);
-	if (rc < 0) {
-		device_error(dev, "cannot open %s: %s", params, strerror(-rc));
-		goto out;
-	}
-	dev->limits = (struct vha_blkif_limits){
-		.sectors = dev->target.size >> 9,
-		.sector_size = dev->target.logical_block,
-		.max_indirect_segments = be->cfg.max_indirect_segments,
-		.readonly = dev->readonly,
-		.flush = true,
-		.barrier = true,
-		.discard = dev->target.discard && !dev->readonly,
-	};
-
-	/* Every queue owns nothing until it is set up: a failure below undoes exactly what was done. */
-	dev->nr_queues = (unsigned int)nq;
-	for (unsigned int i = 0; i < dev->nr_queues; i++)
-		queue_init(&dev->queues[i], dev, i);
-	for (unsigned int i = 0; i < dev->nr_queues; i++) {
-		struct queue *q = &dev->queues[i];
-		char dir[256];
-
-		if (nq == 1)
-			snprintf(dir, sizeof(dir), "%s", dev->fe_path);
-		else
-			snprintf(dir, sizeof(dir), "%s/queue-%u", dev->fe_path, i);
-		rc = read_queue_nodes(dev, q, dir);
-		if (rc < 0)
-			goto fail;
-		/* The ring page is written by both sides: map it writable. */
-		rc = vha_gnttab_map(be->gnttab, dev->fe_domid, q->nr_ring_pages, q->ring_refs, true, &q->ring_map);
-		if (rc < 0) {
-			device_error(dev, "cannot map ring of queue %u: %s", i, strerror(-rc));
-			goto fail;
-		}
-		vha_blkif_back_init(&q->back, q->ring_map, q->nr_ring_pages);
-		if (resume) {
-			rc = queue_take_over(q);
-			if (rc < 0) {
-				vha_log_ratelimited(&dev->rl, VHA_LOG_INFO, "device %u/%u queue %u: cannot resume (%s)",
-						    dev->fe_domid, dev->devid, i, journal_strerror(rc));
-				goto fail;
-			}
-			*resumed += (unsigned int)rc;
-		}
-		rc = vha_evtchn_open(be->platform, &q->evtchn);
-		if (rc < 0)
-			goto fail;
-		rc = vha_evtchn_bind_interdomain(q->evtchn, dev->fe_domid, q->remote_port);
-		if (rc < 0) {
-			device_error(dev, "cannot bind event channel %u: %s", q->remote_port, strerror(-rc));
-			goto fail;
-		}
-		q->local_port = rc;
-		rc = queue_start(q);
-		if (rc < 0) {
-			device_error(dev, "cannot start queue %u: %s", i, strerror(-rc));
-			goto fail;
-		}
-	}
-
-	dev->last_size = dev->target.size;
-	vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "sectors", dev->target.size >> 9);
-	vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "sector-size", dev->target.logical_block);
-	vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "physical-sector-size", dev->target.physical_block);
-	vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "info",
-			  (dev->readonly ? VDISK_READONLY : 0) | (dev->cdrom ? VDISK_CDROM : 0));
-	if (dev->limits.discard) {
-		vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "discard-granularity", 4096);
-		vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "discard-alignment", 0);
-		vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "discard-secure", dev->target.is_blockdev ? 1 : 0);
-		vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "feature-discard", 1);
-	}
-	/* A guest can connect and close in a loop: these lines share the device's rate limit. */
-	vha_log_ratelimited(&dev->rl, VHA_LOG_INFO,
-			    "device %u/%u connected: %s, %" PRIu64 " sectors, %u queue(s), ring order %u, "
-			    "grants %s%s%s%s",
-			    dev->fe_domid, dev->devid, params, dev->target.size >> 9, dev->nr_queues,
-			    __builtin_ctz(dev->queues[0].nr_ring_pages), grant_strategy_name(dev->strategy),
-			    dev->persistent ? " (persistent negotiated)" : "",
-			    !dev->target.direct ? (be->cfg.direct ? ", buffered (the filesystem refuses O_DIRECT)" : "") :
-			    dev->target.bfd >= 0 ? ", O_DIRECT (buffered on transient maps)" : ", O_DIRECT",
-			    dev->readonly ? ", read-only" : "");
-	rc = 0;
-	/* fail: the caller closes the device (close_device), which undoes what was set up. */
-fail:
-out:
-	free(params);
-	free(mode);
-	free(protocol);
-	free(devtype);
-	return rc;
 }
 
 /* Re-evaluate one device against what xenstore says now. Returns false if the device must go. */
@@ -358,7 +131,7 @@ static bool evaluate(struct device *dev)
 		if (!disconnect(dev))
 			return true;
 		dev->stopping = false;
-		set_state(dev, XenbusStateClosed);
+		device_set_state(dev, XenbusStateClosed);
 	}
 	if (!dev->fe_path && vha_xs_read_str(xs, XBT_NULL, dev->be_path, "frontend", &dev->fe_path) < 0) {
 		return true;    /* not fully written yet */
@@ -389,13 +162,8 @@ static bool evaluate(struct device *dev)
 		return true;
 	}
 
-	if (__atomic_load_n(&dev->discard_unsupported, __ATOMIC_ACQUIRE) == 1 && dev->phase == DEV_CONNECTED) {
-		/* The target cannot discard after all: withdraw the feature, as blkback does. */
-		__atomic_store_n(&dev->discard_unsupported, 2, __ATOMIC_RELEASE);
-		vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "feature-discard", 0);
-		vha_log_ratelimited(&dev->rl, VHA_LOG_INFO, "device %u/%u: target cannot discard; feature withdrawn",
-				    dev->fe_domid, dev->devid);
-	}
+	if (dev->phase == DEV_CONNECTED && be->ops->refresh)
+		be->ops->refresh(dev);
 
 	switch (dev->phase) {
 	case DEV_NEW:
@@ -414,8 +182,7 @@ static bool evaluate(struct device *dev)
 			if (state == XenbusStateConnected && fe_state == XenbusStateConnected && be->cfg.resume &&
 			    vha_xs_read_str(xs, XBT_NULL, dev->be_path, "hotplug-status", &hotplug) == 0 &&
 			    strcmp(hotplug, "connected") == 0) {
-				read_strategy(dev);
-				if (connect_device(dev, true, &resumed) == 0) {
+				if (be->ops->connect(dev, true, &resumed) == 0) {
 					vha_log_ratelimited(&dev->rl, VHA_LOG_INFO,
 							    "device %u/%u: taken over from an earlier backend on its live "
 							    "rings; %u unanswered request(s) run again",
@@ -430,8 +197,8 @@ static bool evaluate(struct device *dev)
 			dev->dirty = true;
 			break;
 		}
-		publish_features(dev);
-		set_state(dev, XenbusStateInitWait);
+		be->ops->publish_features(dev);
+		device_set_state(dev, XenbusStateInitWait);
 		dev->phase = DEV_INITWAIT;
 		/* fall through */
 	case DEV_INITWAIT:
@@ -443,9 +210,9 @@ static bool evaluate(struct device *dev)
 			break;
 		}
 		if (fe_state == XenbusStateInitialised || fe_state == XenbusStateConnected) {
-			if (connect_device(dev, false, NULL) == 0) {
+			if (be->ops->connect(dev, false, NULL) == 0) {
 				dev->phase = DEV_CONNECTED;
-				set_state(dev, XenbusStateConnected);
+				device_set_state(dev, XenbusStateConnected);
 			} else {
 				close_device(dev, fe_state);
 			}
@@ -475,8 +242,8 @@ static bool evaluate(struct device *dev)
 		if (fe_state == XenbusStateInitialising ||
 		    (fe_state == XenbusStateInitialised && dev->closed_fe_state != XenbusStateInitialised)) {
 			vha_xs_rm(xs, XBT_NULL, dev->be_path, "error");
-			publish_features(dev);
-			set_state(dev, XenbusStateInitWait);
+			be->ops->publish_features(dev);
+			device_set_state(dev, XenbusStateInitWait);
 			dev->phase = DEV_INITWAIT;
 			dev->dirty = true;
 		}
@@ -620,11 +387,10 @@ void backend_process(struct backend *be)
 		mark_dirty(be, ev[XS_WATCH_PATH], ev[XS_WATCH_TOKEN]);
 		free(ev);
 	}
+	/* A worker asks for attention (broken ring, exit, a feature to withdraw): look at the live devices. */
 	if (read(be->wake_fd, &junk, sizeof(junk)) > 0)
 		for (unsigned int i = 0; i < be->nr_devices; i++)
-			if (be->devices[i]->stopping || be->devices[i]->removed ||
-			    __atomic_load_n(&be->devices[i]->broken, __ATOMIC_ACQUIRE) ||
-			    __atomic_load_n(&be->devices[i]->discard_unsupported, __ATOMIC_ACQUIRE) == 1)
+			if (be->devices[i]->phase == DEV_CONNECTED || be->devices[i]->stopping || be->devices[i]->removed)
 				be->devices[i]->dirty = true;
 	for (unsigned int i = 0; i < be->nr_devices;) {
 		struct device *dev = be->devices[i];
@@ -649,6 +415,8 @@ int backend_init(struct backend *be, const struct backend_config *cfg, struct vh
 
 	be->cfg = *cfg;
 	be->platform = p;
+	/* One protocol so far: every backend type is served as blkif (vbd). */
+	be->ops = &vbd_ops;
 	rc = vha_gnttab_open(p, &be->gnttab);
 	if (rc < 0) {
 		vha_err("cannot open grant tables: %s", strerror(-rc));
@@ -677,106 +445,19 @@ void backend_shutdown(struct backend *be)
 		struct device *dev = be->devices[0];
 
 		if (dev->phase == DEV_CONNECTED || dev->stopping) {
-			set_state(dev, XenbusStateClosing);
+			device_set_state(dev, XenbusStateClosing);
 			disconnect_wait(dev);
-			set_state(dev, XenbusStateClosed);
+			device_set_state(dev, XenbusStateClosed);
 		}
 		device_free(be, 0);
 	}
 }
 
-/*
- * Online resize, as Linux blkback does it: write the new "sectors" and
- * rewrite "state" (Connected) in one transaction, so a frontend's watch on
- * the backend state fires and it reads the new size.
- */
-static void publish_size(struct device *dev, uint64_t size)
-{
-	struct xs_handle *xs = dev->be->xs;
-
-	for (int tries = 0; tries < 10; tries++) {
-		xs_transaction_t t = xs_transaction_start(xs);
-
-		if (t == XBT_NULL)
-			return;
-		vha_xs_write_uint(xs, t, dev->be_path, "sectors", size >> 9);
-		vha_xenbus_write_state(xs, t, dev->be_path, XenbusStateConnected);
-		if (xs_transaction_end(xs, t, false) || errno != EAGAIN)
-			return;
-	}
-}
-
 void backend_check_sizes(struct backend *be)
 {
-	for (unsigned int i = 0; i < be->nr_devices; i++) {
-		struct device *dev = be->devices[i];
-		int64_t size;
-
-		if (dev->phase != DEV_CONNECTED)
-			continue;
-		size = target_size(&dev->target);
-		if (size < 0 || (uint64_t)size == dev->last_size)
-			continue;
-		vha_log_ratelimited(&dev->rl, VHA_LOG_INFO, "device %u/%u: target size changed from %" PRIu64
-				    " to %" PRId64 " sectors", dev->fe_domid, dev->devid, dev->last_size >> 9, size >> 9);
-		dev->last_size = (uint64_t)size;
-		dev->target.size = (uint64_t)size;
-		/* Workers validate against this; a request in flight finishes against the old size. */
-		__atomic_store_n(&dev->limits.sectors, (uint64_t)size >> 9, __ATOMIC_RELEASE);
-		publish_size(dev, (uint64_t)size);
-	}
-}
-
-int backend_write_stats(struct backend *be)
-{
-	char path[4096], tmp[4200];
-	FILE *f;
-
-	if (!be->cfg.state_dir)
-		return 0;
-	snprintf(path, sizeof(path), "%s/stats.json", be->cfg.state_dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "{\"devices\": [");
-	for (unsigned int i = 0; i < be->nr_devices; i++) {
-		struct device *dev = be->devices[i];
-
-		fprintf(f, "%s\n {\"frontend\": %u, \"devid\": %u, \"connected\": %s, \"grant_strategy\": \"%s\", "
-			"\"persistent\": %s, \"o_direct\": %s, \"sectors\": %" PRIu64 ", \"queues\": [", i ? "," : "",
-			dev->fe_domid, dev->devid, dev->phase == DEV_CONNECTED ? "true" : "false",
-			grant_strategy_name(dev->strategy), dev->persistent ? "true" : "false",
-			dev->target.direct ? "true" : "false", dev->last_size >> 9);
-		for (unsigned int j = 0; j < dev->nr_queues; j++) {
-			const struct queue *q = &dev->queues[j];
-			const struct queue_stats *s = &q->stats;
-			const struct grant_cache *c = &q->cache;
-			uint64_t lookups = c->hits + c->misses;
-
-			fprintf(f,
-				"%s\n  {\"queue\": %u, \"ring_pages\": %u, \"requests\": %" PRIu64 ", \"reads\": %" PRIu64
-				", \"writes\": %" PRIu64 ", \"flushes\": %" PRIu64 ", \"barriers\": %" PRIu64
-				", \"discards\": %" PRIu64 ", \"indirect\": %" PRIu64
-				", \"bytes_read\": %" PRIu64 ", \"bytes_written\": %" PRIu64 ", \"errors\": %" PRIu64
-				", \"rejected\": %" PRIu64 ", \"notifies_sent\": %" PRIu64
-				", \"events_received\": %" PRIu64 ", \"events_spurious\": %" PRIu64
-				", \"events_delayed\": %" PRIu64 ", \"strategy_map\": %" PRIu64
-				", \"strategy_persistent\": %" PRIu64 ", \"strategy_copy\": %" PRIu64
-				", \"resumed\": %" PRIu64 ", \"buffered\": %" PRIu64
-				", \"grant_cache\": {\"size\": %u, \"capacity\": %u, \"hits\": %" PRIu64
-				", \"misses\": %" PRIu64 ", \"evictions\": %" PRIu64 ", \"hit_rate\": %.4f}}",
-				j ? "," : "", j, q->nr_ring_pages, s->requests, s->reads, s->writes, s->flushes,
-				s->barriers, s->discards, s->indirect, s->bytes_read, s->bytes_written, s->errors,
-				s->rejected, s->notifies_sent, s->events_received, s->events_spurious, s->events_delayed,
-				s->strategy[GS_MAP],
-				s->strategy[GS_PERSISTENT], s->strategy[GS_COPY], s->resumed, s->buffered, c->used, c->capacity, c->hits,
-				c->misses, c->evictions, lookups ? (double)c->hits / (double)lookups : 0.0);
-		}
-		fprintf(f, "]}");
-	}
-	fprintf(f, "\n]}\n");
-	if (fclose(f) != 0)
-		return -errno;
-	return rename(tmp, path) == 0 ? 0 : -errno;
+	if (!be->ops->check_size)
+		return;
+	for (unsigned int i = 0; i < be->nr_devices; i++)
+		if (be->devices[i]->phase == DEV_CONNECTED)
+			be->ops->check_size(be->devices[i]);
 }
