@@ -53,7 +53,11 @@ struct backend_config {
 	enum grant_strategy strategy;   /* default; a device's "grant-strategy" node overrides */
 	unsigned int persistent_max;    /* grants cached per queue */
 	unsigned int copy_max;          /* adaptive: requests up to this many bytes are copied */
-	unsigned int copy_buffer_max;   /* bytes of copy buffers per queue */
+	unsigned int copy_buffer_max;   /* bytes of copy buffers per device */
+	/* Budgets (docs/backend.md, "Resource budgets"). */
+	unsigned int device_max_inflight;       /* requests in flight per device */
+	unsigned int device_max_grants;         /* grants mapped at once per device (in flight + cache) */
+	unsigned int total_max_grants;          /* the same, across all devices */
 	bool resume;                    /* keep journals; take over live rings after a restart */
 };
 
@@ -92,6 +96,8 @@ struct queue_stats {
 	uint64_t events_delayed;        /* times the port stayed masked for a storm delay */
 	uint64_t strategy[GS_COUNT];    /* data requests served by each strategy (never GS_ADAPTIVE) */
 	uint64_t resumed;               /* requests re-executed from an earlier process's journal */
+	uint64_t grants_peak;           /* most grants mapped for requests at once */
+	uint64_t backlogged;            /* times requests waited in the ring for a slot or grant budget */
 };
 
 /* grants.c: one persistently mapped grant. */
@@ -160,8 +166,15 @@ struct queue {
 	struct io_uring ring;
 	bool ring_ready;
 	struct inflight *slots;
-	unsigned int nr_slots;
+	unsigned int nr_slots;          /* request slots: the queue's share of the device's in-flight budget */
 	unsigned int inflight;
+	/* Budgets, the queue's share of the device's (set before queue_start). */
+	unsigned int map_budget;        /* grants mapped per request at once */
+	unsigned int cache_budget;      /* persistent-cache entries (held until the queue stops) */
+	unsigned int request_grants_max;        /* grants the largest accepted request maps */
+	size_t copy_budget;             /* bytes of copy buffers */
+	unsigned int grants_mapped;     /* worker: grants mapped for requests now */
+	bool backlog;                   /* worker: requests wait in the ring for budget */
 	bool stopping;                  /* worker's own: leave once nothing is in flight */
 	bool stop_sent;                 /* main: queue_stop_begin wrote stop_fd */
 	int exited;                     /* worker -> main (atomic): the thread is about to return */
@@ -207,6 +220,7 @@ struct device {
 	uint64_t last_size;             /* target size last published (online resize) */
 	struct target target;
 	struct vha_blkif_limits limits;
+	unsigned int grant_budget;      /* reserved from the backend's total while connected */
 	unsigned int nr_queues;
 	struct queue queues[BACKEND_MAX_QUEUES];
 	volatile int broken;            /* set by a worker: ring overflow or fatal error */
@@ -250,6 +264,7 @@ struct backend {
 	char base_path[96];             /* /local/domain/<me>/backend/<type> */
 	int wake_fd;                    /* eventfd: workers -> main */
 	struct device *devices[BACKEND_MAX_DEVICES];
+	unsigned int grants_reserved;   /* sum of the devices' grant budgets */
 	unsigned int nr_devices;
 };
 

@@ -79,6 +79,8 @@ static bool disconnect(struct device *dev)
 	for (unsigned int i = 0; i < dev->nr_queues; i++)
 		queue_stop(&dev->queues[i]);
 	dev->nr_queues = 0;
+	dev->be->grants_reserved -= dev->grant_budget;
+	dev->grant_budget = 0;
 	target_close(&dev->target);
 	__atomic_store_n(&dev->broken, 0, __ATOMIC_RELEASE);
 	return true;

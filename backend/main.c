@@ -51,8 +51,15 @@ static void usage(FILE *out)
 		"  --persistent-grants N      grants kept mapped per queue (default 1056, 0: never offer\n"
 		"                             feature-persistent)\n"
 		"  --copy-threshold BYTES     adaptive: copy requests up to this size (default 131072)\n"
-		"  --copy-buffers BYTES       copy buffers per queue, beyond which requests are mapped\n"
-		"                             (default 16777216)\n"
+		"  --copy-buffers BYTES       copy buffers per device, shared by its queues, beyond which\n"
+		"                             requests are mapped (default 33554432)\n"
+		"  --device-inflight N        requests in flight per device, shared by its queues; more wait\n"
+		"                             in the ring (default 1024)\n"
+		"  --device-grants N          grants one device may hold mapped (requests in flight and\n"
+		"                             persistent cache; default 16384)\n"
+		"  --total-grants N           grants all devices together may hold (default 61440); a device\n"
+		"                             that connects when fewer are left gets what is left, or is\n"
+		"                             refused when that is less than one largest request per queue\n"
 		"  --no-resume                keep no in-flight journal: after a restart, live devices are\n"
 		"                             closed and frontends must reconnect (default: taken over)\n"
 		"  --direct, --no-direct      open targets with or without O_DIRECT (default: O_DIRECT on sim,\n"
@@ -83,6 +90,9 @@ static const struct option long_opts[] = {
 	{ "persistent-grants", required_argument, NULL, 'p' },
 	{ "copy-threshold", required_argument, NULL, 'T' },
 	{ "copy-buffers", required_argument, NULL, 'B' },
+	{ "device-inflight", required_argument, NULL, 'I' },
+	{ "device-grants", required_argument, NULL, 'G' },
+	{ "total-grants", required_argument, NULL, 'A' },
 	{ "no-resume", no_argument, NULL, 'R' },
 	{ "no-direct", no_argument, NULL, 'n' },
 	{ "direct", no_argument, NULL, 'd' },
@@ -145,6 +155,9 @@ static int apply_option(struct options *o, int c, const char *arg)
 	case 'p': return parse_num("persistent-grants", arg, 0, 65536, &o->cfg.persistent_max);
 	case 'T': return parse_num("copy-threshold", arg, 0, 1u << 20, &o->cfg.copy_max);
 	case 'B': return parse_num("copy-buffers", arg, 0, 1u << 30, &o->cfg.copy_buffer_max);
+	case 'I': return parse_num("device-inflight", arg, 1, 1u << 20, &o->cfg.device_max_inflight);
+	case 'G': return parse_num("device-grants", arg, 1, 1u << 24, &o->cfg.device_max_grants);
+	case 'A': return parse_num("total-grants", arg, 1, 1u << 24, &o->cfg.total_max_grants);
 	case 'R': o->cfg.resume = false; break;
 	case 'n': o->direct_choice = 0; break;
 	case 'd': o->direct_choice = 1; break;
@@ -235,7 +248,8 @@ int main(int argc, char **argv)
 	static struct options o = {
 		.cfg = { .type = "vbd", .max_ring_order = VHA_BLKIF_MAX_RING_ORDER, .max_indirect_segments = 256,
 			 .direct = true, .strategy = GS_ADAPTIVE, .persistent_max = 1056, .copy_max = 131072,
-			 .copy_buffer_max = 16u << 20, .resume = true },
+			 .copy_buffer_max = 32u << 20, .resume = true, .device_max_inflight = 1024,
+			 .device_max_grants = 16384, .total_max_grants = 61440 },
 		.platform = { .sim_domid = -1 },
 		.log_level = VHA_LOG_INFO,
 		.direct_choice = -1,

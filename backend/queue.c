@@ -219,11 +219,20 @@ static void take_requests(struct queue *q)
 		queue_fail(q, "frontend's req_prod is more than a ring ahead (bogus ring)");
 		return;
 	}
+	q->backlog = false;
 	for (cons = q->back.ring.req_cons; cons != prod; cons++) {
-		struct inflight *s = free_slot(q);
+		struct inflight *s;
 
-		if (!s)
-			break;  /* cannot happen within the overflow bound; retry on the next pass */
+		/*
+		 * The queue's budgets: a request slot, and room to map the largest
+		 * request the device accepts. Otherwise it stays in the ring until a
+		 * completion frees them (backpressure, never an error).
+		 */
+		if (q->grants_mapped + q->request_grants_max > q->map_budget || !(s = free_slot(q))) {
+			q->backlog = true;
+			q->stats.backlogged++;
+			break;
+		}
 		if (q->journal.hdr) {
 			unsigned int slot = (unsigned int)(s - q->slots);
 
@@ -409,8 +418,18 @@ static void *worker(void *arg)
 			break;
 		timeout = unmask_due(q);
 		/* Re-arm req_event; if requests slipped in meanwhile, go round again without sleeping. */
-		if (!q->stopping && vha_blkif_back_final_check(&q->back))
+		/*
+		 * Requests left in the ring for budget: once a completion freed
+		 * some, go round for them (nothing else would wake us: the frontend
+		 * already notified for them). Else re-arm req_event; if requests
+		 * slipped in meanwhile, go round again without sleeping.
+		 */
+		if (!q->stopping && q->backlog) {
+			if (q->inflight < q->nr_slots && q->grants_mapped + q->request_grants_max <= q->map_budget)
+				continue;
+		} else if (!q->stopping && vha_blkif_back_final_check(&q->back)) {
 			continue;
+		}
 		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
 			break;
 		if (pfd[2].revents & POLLIN)
@@ -444,7 +463,7 @@ static bool queue_journal_path(const struct queue *q, char *buf, size_t len)
 static void queue_journal_rings(const struct queue *q, struct journal_rings *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->nr_slots = vha_blkif_ring_size(q->nr_ring_pages);
+	r->nr_slots = q->nr_slots;
 	r->nr_ring_pages = q->nr_ring_pages;
 	memcpy(r->ring_refs, q->ring_refs, q->nr_ring_pages * sizeof(q->ring_refs[0]));
 	r->remote_port = q->remote_port;
@@ -482,14 +501,13 @@ int queue_start(struct queue *q)
 	struct io_uring_params params = { 0 };
 	int rc;
 
-	q->nr_slots = vha_blkif_ring_size(q->nr_ring_pages);
 	q->slots = calloc(q->nr_slots, sizeof(*q->slots));
 	q->indirect_buf = aligned_alloc(VHA_PAGE_SIZE, BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * VHA_PAGE_SIZE);
 	q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	q->cq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!q->slots || !q->indirect_buf || q->stop_fd < 0 || q->cq_fd < 0)
 		return -ENOMEM;
-	rc = gcache_init(&q->cache, q->dev->persistent ? q->dev->be->cfg.persistent_max : 0);
+	rc = gcache_init(&q->cache, q->dev->persistent ? q->cache_budget : 0);
 	if (rc < 0)
 		return rc;
 	q->cache.no_evict = q->dev->target.bfd >= 0;

@@ -37,11 +37,11 @@ int backend_write_stats(struct backend *be)
 
 		fprintf(f, "%s\n {\"frontend\": %u, \"devid\": %u, \"connected\": %s, \"grant_strategy\": \"%s\", "
 			"\"persistent\": %s, \"o_direct\": %s, \"sectors\": %" PRIu64 ", \"closing\": %s, "
-			"\"protocol\": \"%s\", \"queues\": [", i ? "," : "",
+			"\"protocol\": \"%s\", \"grant_budget\": %u, \"queues\": [", i ? "," : "",
 			dev->fe_domid, dev->devid, dev->phase == DEV_CONNECTED ? "true" : "false",
 			grant_strategy_name(dev->strategy), dev->persistent ? "true" : "false",
 			dev->target.direct ? "true" : "false", dev->last_size >> 9, dev->stopping ? "true" : "false",
-			be->ops->name);
+			be->ops->name, dev->grant_budget);
 		for (unsigned int j = 0; j < dev->nr_queues; j++) {
 			const struct queue *q = &dev->queues[j];
 			const struct queue_stats *s = &q->stats;
@@ -58,13 +58,17 @@ int backend_write_stats(struct backend *be)
 				", \"events_delayed\": %" PRIu64 ", \"strategy_map\": %" PRIu64
 				", \"strategy_persistent\": %" PRIu64 ", \"strategy_copy\": %" PRIu64
 				", \"resumed\": %" PRIu64 ", \"buffered\": %" PRIu64
+				", \"slots\": %u, \"map_budget\": %u, \"grants_mapped\": %u, \"grants_peak\": %" PRIu64
+				", \"backlogged\": %" PRIu64 ", \"copy_budget\": %zu, \"copy_bytes\": %zu"
 				", \"grant_cache\": {\"size\": %u, \"capacity\": %u, \"hits\": %" PRIu64
 				", \"misses\": %" PRIu64 ", \"evictions\": %" PRIu64 ", \"hit_rate\": %.4f}}",
 				j ? "," : "", j, q->nr_ring_pages, s->requests, s->reads, s->writes, s->flushes,
 				s->barriers, s->discards, s->indirect, s->bytes_read, s->bytes_written, s->errors,
 				s->rejected, s->notifies_sent, s->events_received, s->events_spurious, s->events_delayed,
 				s->strategy[GS_MAP],
-				s->strategy[GS_PERSISTENT], s->strategy[GS_COPY], s->resumed, s->buffered, c->used, c->capacity, c->hits,
+				s->strategy[GS_PERSISTENT], s->strategy[GS_COPY], s->resumed, s->buffered,
+				q->nr_slots, q->map_budget, q->grants_mapped, s->grants_peak, s->backlogged, q->copy_budget,
+				q->cbuf_total, c->used, c->capacity, c->hits,
 				c->misses, c->evictions, lookups ? (double)c->hits / (double)lookups : 0.0);
 		}
 		fprintf(f, "]}");

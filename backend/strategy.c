@@ -122,7 +122,7 @@ static int prepare_copy(struct queue *q, struct inflight *s)
 	if (s->cbuf_size < need) {
 		void *buf;
 
-		if (q->cbuf_total - s->cbuf_size + need > q->dev->be->cfg.copy_buffer_max)
+		if (q->cbuf_total - s->cbuf_size + need > q->copy_budget)
 			return -ENOBUFS;        /* over budget: the caller maps instead */
 		if (posix_memalign(&buf, VHA_PAGE_SIZE, need) != 0)
 			return -ENOBUFS;
@@ -172,6 +172,9 @@ static int prepare_map(struct queue *q, struct inflight *s, bool persistent)
 		if (rc < 0)
 			return rc;
 		s->nr_map = nmiss;
+		q->grants_mapped += nmiss;
+		if (q->grants_mapped > q->stats.grants_peak)
+			q->stats.grants_peak = q->grants_mapped;
 		for (uint32_t j = 0; j < nmiss; j++)
 			page[miss[j]] = (char *)s->map + (size_t)j * VHA_PAGE_SIZE;
 	}
@@ -209,6 +212,7 @@ int strategy_release(struct queue *q, struct inflight *s)
 			vha_log_ratelimited(&q->rl, VHA_LOG_ERROR, "device %u/%u: cannot unmap %u grants: %s",
 					    q->dev->fe_domid, q->dev->devid, s->nr_map, strerror(-rc));
 	}
+	q->grants_mapped -= s->nr_map;
 	s->map = NULL;
 	s->nr_map = 0;
 	return rc;

@@ -111,6 +111,54 @@ static int read_queue_nodes(struct device *dev, struct queue *q, const char *dir
  * process; each queue must have a matching journal, whose ring positions are
  * restored and whose unanswered requests the worker runs first.
  */
+/* Grants the largest request this device accepts maps (direct or indirect). */
+static unsigned int request_grants_max(const struct device *dev)
+{
+	unsigned int n = dev->be->cfg.max_indirect_segments;
+
+	return n > BLKIF_MAX_SEGMENTS_PER_REQUEST ? n : BLKIF_MAX_SEGMENTS_PER_REQUEST;
+}
+
+/*
+ * Reserve the device's grant budget from the backend's total: what is
+ * configured per device, or what is left (a guest is offered less rather
+ * than taking what others need), but at least one largest request per
+ * queue, else the connect is refused.
+ */
+static int reserve_budget(struct device *dev, unsigned int nq)
+{
+	struct backend *be = dev->be;
+	unsigned int left = be->cfg.total_max_grants - be->grants_reserved;
+	unsigned int want = be->cfg.device_max_grants, floor = nq * request_grants_max(dev);
+
+	if (want > left)
+		want = left;
+	if (want < floor) {
+		device_error(dev, "grant budget exhausted: %u grants left of %u, %u queue(s) need %u", left,
+			     be->cfg.total_max_grants, nq, floor);
+		return -ENOSPC;
+	}
+	dev->grant_budget = want;
+	be->grants_reserved += want;
+	return 0;
+}
+
+/* Queue q's share of the device's budgets. */
+static void share_budget(struct device *dev, struct queue *q)
+{
+	const struct backend_config *cfg = &dev->be->cfg;
+	unsigned int grants = dev->grant_budget / dev->nr_queues, inflight = cfg->device_max_inflight / dev->nr_queues;
+	unsigned int ring = vha_blkif_ring_size(q->nr_ring_pages);
+
+	q->request_grants_max = request_grants_max(dev);
+	/* The cache may hold up to half (what is left always maps one largest request). */
+	q->cache_budget = cfg->persistent_max < (grants - q->request_grants_max) / 2 ? cfg->persistent_max :
+			  (grants - q->request_grants_max) / 2;
+	q->map_budget = grants - q->cache_budget;
+	q->nr_slots = inflight < 1 ? 1 : inflight > ring ? ring : inflight;
+	q->copy_budget = cfg->copy_buffer_max / dev->nr_queues;
+}
+
 static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
 {
 	struct backend *be = dev->be;
@@ -167,6 +215,9 @@ static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
 		.discard = dev->target.discard && !dev->readonly,
 	};
 
+	rc = reserve_budget(dev, (unsigned int)nq);
+	if (rc < 0)
+		goto out;
 	/* Every queue owns nothing until it is set up: a failure below undoes exactly what was done. */
 	dev->nr_queues = (unsigned int)nq;
 	for (unsigned int i = 0; i < dev->nr_queues; i++)
@@ -189,6 +240,7 @@ static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
 			goto fail;
 		}
 		vha_blkif_back_init(&q->back, q->ring_map, q->nr_ring_pages);
+		share_budget(dev, q);
 		if (resume) {
 			rc = queue_take_over(q);
 			if (rc < 0) {
