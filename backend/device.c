@@ -329,7 +329,7 @@ static void scan(struct backend *be)
 	char path[160];
 
 	for (unsigned int i = 0; fes && i < nfe; i++) {
-		if (!parse_uint(fes[i], 0x7fef, &fe))
+		if (!parse_uint(fes[i], DOMID_FIRST_RESERVED - 1, &fe))
 			continue;
 		snprintf(path, sizeof(path), "%s/%lu", be->base_path, fe);
 		ndev = 0;
