@@ -408,10 +408,71 @@ static void test_event_storm(void **state)
 	fe_close(&ro);
 }
 
+/*
+ * The ring's edges: req_prod exactly one ring ahead (a full ring: every
+ * request answered), flush and barrier requests that carry data, then
+ * req_prod moving backwards (that device closes; the other keeps working).
+ */
+static void test_ring_edges(void **state)
+{
+	struct fe f, ro;
+	struct blkif_response rsp;
+	unsigned int ring, got = 0;
+	blkif_request_t r;
+	double end;
+
+	(void)state;
+	fe_connect(&f, 1, 51712);
+	fe_connect(&ro, 2, 51712);
+	ring = RING_SIZE(&f.ring.ring);
+	for (unsigned int i = 0; i < ring; i++) {
+		r = rw_req(&f, BLKIF_OP_READ, i * 8, 1);
+		vha_blkif_front_queue(&f.ring, &r, sizeof(r));
+	}
+	if (vha_blkif_front_push(&f.ring))
+		vha_evtchn_notify(f.ev, (vha_evtchn_port_t)f.port);
+	for (end = test_now() + 10; got < ring && test_now() < end;) {
+		int n = vha_blkif_front_take_response(&f.ring, &rsp);
+
+		assert_true(n >= 0);
+		if (n == 1) {
+			assert_int_equal(rsp.status, BLKIF_RSP_OKAY);
+			got++;
+		} else {
+			usleep(1000);
+		}
+	}
+	assert_int_equal(got, ring);
+
+	memset(f.pool, 0x5a, VHA_PAGE_SIZE);
+	r = rw_req(&f, BLKIF_OP_FLUSH_DISKCACHE, 128, 1);
+	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+	r = rw_req(&f, BLKIF_OP_WRITE_BARRIER, 136, 1);
+	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+	memset(f.pool, 0, VHA_PAGE_SIZE);
+	r = rw_req(&f, BLKIF_OP_READ, 128, 1);
+	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+	assert_int_equal(f.pool[100], 0x5a);
+
+	/* Backwards: behind what the backend already answered. */
+	f.ring.ring.sring->req_prod = f.ring.ring.rsp_cons - 3;
+	vha_evtchn_notify(f.ev, (vha_evtchn_port_t)f.port);
+	assert_int_equal(wait_state(f.xs, f.be_dir, XenbusStateClosed, 5), XenbusStateClosed);
+	assert_true(backend_alive());
+	r = rw_req(&ro, BLKIF_OP_READ, 8, 1);
+	assert_int_equal(send_raw(&ro, &r, NULL), BLKIF_RSP_OKAY);
+	vha_xenbus_write_state(f.xs, XBT_NULL, f.dir, XenbusStateInitialising);
+	assert_int_equal(wait_state(f.xs, f.be_dir, XenbusStateInitWait, 10), XenbusStateInitWait);
+	fe_restart(&ro);
+	fe_close(&f);
+	fe_close(&ro);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_event_storm),
+		cmocka_unit_test(test_ring_edges),
 		cmocka_unit_test(test_hostile_requests),
 	};
 
