@@ -75,6 +75,7 @@ struct vha_front {
 	uint32_t *buf_run;              /* buffer area: run length at a run's first page, 0 if free */
 	bool *buf_used;
 	bool broken;
+	struct vha_ratelimit spurious_rl;
 };
 
 static double now_s(void)
@@ -106,8 +107,14 @@ static void teardown_rings(struct vha_front *f)
 	for (unsigned int i = 0; i < MAX_QUEUES; i++) {
 		struct fqueue *q = &f->q[i];
 
-		if (q->sring)
-			vha_gntshr_unshare(f->shr, q->sring, f->info.ring_pages);
+		/*
+		 * The platform ends the grants and keeps a page the backend still
+		 * maps out of circulation until it unmaps. If it cannot confirm
+		 * that, the pages are leaked on purpose: never unmapped, never
+		 * reused (XSA-396).
+		 */
+		if (q->sring && vha_gntshr_unshare(f->shr, q->sring, f->info.ring_pages) < 0)
+			vha_warn("device %s: cannot end the grants of a ring; leaking its pages", f->dir);
 		q->sring = NULL;
 		if (q->port > 0)
 			vha_evtchn_unbind(f->ev, (vha_evtchn_port_t)q->port);
@@ -118,8 +125,9 @@ static void teardown_rings(struct vha_front *f)
 static void release(struct vha_front *f)
 {
 	teardown_rings(f);
-	if (f->pool)
-		vha_gntshr_unshare(f->shr, f->pool, f->npool);
+	/* As for the rings: no confirmed end of access, no reuse (the pages are leaked). */
+	if (f->pool && vha_gntshr_unshare(f->shr, f->pool, f->npool) < 0)
+		vha_warn("device %s: cannot end the grants of the data pool; leaking its pages", f->dir);
 	if (f->ev)
 		vha_evtchn_close(f->ev);
 	vha_gntshr_close(f->shr);
@@ -345,6 +353,7 @@ int vha_front_open(struct vha_platform *p, unsigned int devid, const struct vha_
 	if (!f)
 		return -ENOMEM;
 	f->p = p;
+	f->spurious_rl = (struct vha_ratelimit)VHA_RATELIMIT_INIT(10000, 1);
 	f->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 10000;
 	f->want_order = opts->ring_order;
 	f->want_queues = opts->queues ? opts->queues : 1;
@@ -398,12 +407,21 @@ fail:
 	return rc;
 }
 
+static void fail_outstanding(struct vha_front *f);
+
 void vha_front_close(struct vha_front *f)
 {
+	double drain;
+
 	if (!f)
 		return;
-	/* Let what is in flight finish, briefly; the backend completes or we give up on it. */
-	for (double end = now_s() + 5; f->inflight && !f->broken && now_s() < end;)
+	/*
+	 * Let what is in flight finish, briefly (5 s, or opts.timeout_ms if
+	 * shorter); vha_front_poll keeps its deadline however many events a
+	 * backend sends, so this ends in time against one that never answers.
+	 */
+	drain = f->timeout_ms < 5000 ? f->timeout_ms / 1000.0 : 5.0;
+	for (double end = now_s() + drain; f->inflight && !f->broken && now_s() < end;)
 		vha_front_poll(f, 100);
 	vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateClosing);
 	if (wait_backend(f, XenbusStateClosed, XenbusStateClosing, f->timeout_ms / 1000.0) < 0)
@@ -411,6 +429,9 @@ void vha_front_close(struct vha_front *f)
 	else
 		wait_backend(f, XenbusStateClosed, XenbusStateClosed, 1);
 	vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateClosed);
+	if (f->inflight)
+		vha_warn("device %s: %u request(s) never answered; failing them", f->dir, f->inflight);
+	fail_outstanding(f);
 	release(f);
 }
 
@@ -485,6 +506,9 @@ void vha_front_buf_free(struct vha_front *f, void *buf)
 
 /* ---------------- requests ---------------- */
 
+static void finish(struct fqueue *q, struct req_slot *s, int status);
+
+/* A response arrived for s: copy read data out, give its bounce pages back, call back. */
 static void complete(struct vha_front *f, struct fqueue *q, struct req_slot *s, int status)
 {
 	if (status == 0 && s->op == VHA_FRONT_READ && !s->zero_copy) {
@@ -500,11 +524,36 @@ static void complete(struct vha_front *f, struct fqueue *q, struct req_slot *s, 
 	/* The response arrived: the backend is done with these pages, so they may be reused. */
 	for (unsigned int i = 0; i < s->npages; i++)
 		f->free_pages[f->nfree++] = s->pages[i];
+	f->inflight--;
+	finish(q, s, status);
+}
+
+/*
+ * Fail s without a response. Its pages never go back to the free list: the
+ * backend never said it was done with them and may still have them mapped
+ * (XSA-396). Only a broken or closing device fails requests this way, and
+ * neither hands out pages again; the pool's grants end at close.
+ */
+static void fail_unanswered(struct vha_front *f, struct fqueue *q, struct req_slot *s)
+{
+	f->inflight--;
+	finish(q, s, -EIO);
+}
+
+static void finish(struct fqueue *q, struct req_slot *s, int status)
+{
 	s->busy = false;
 	q->inflight--;
-	f->inflight--;
 	if (s->cb)
 		s->cb(s->opaque, status);
+}
+
+static void fail_outstanding(struct vha_front *f)
+{
+	for (unsigned int qi = 0; qi < f->info.queues; qi++)
+		for (unsigned int i = 0; f->q[qi].slots && i < f->nslots; i++)
+			if (f->q[qi].slots[i].busy)
+				fail_unanswered(f, &f->q[qi], &f->q[qi].slots[i]);
 }
 
 static void mark_broken(struct vha_front *f, const char *why)
@@ -512,10 +561,7 @@ static void mark_broken(struct vha_front *f, const char *why)
 	if (!f->broken)
 		vha_err("device %s: %s; failing every request", f->dir, why);
 	f->broken = true;
-	for (unsigned int qi = 0; qi < f->info.queues; qi++)
-		for (unsigned int i = 0; f->q[qi].slots && i < f->nslots; i++)
-			if (f->q[qi].slots[i].busy)
-				complete(f, &f->q[qi], &f->q[qi].slots[i], -EIO);
+	fail_outstanding(f);
 }
 
 /* A queue with a free ring slot, round robin; NULL if every ring is full. */
@@ -815,20 +861,39 @@ static int follow_backend(struct vha_front *f)
 	return reconnect(f);
 }
 
+/*
+ * Take what the event channel has pending and re-arm it. Bounded: a backend
+ * that notifies in a tight loop re-raises a port as soon as it is unmasked,
+ * and must not keep us here (XSA-391). Returns how many ports fired.
+ */
+static unsigned int drain_events(struct vha_front *f)
+{
+	unsigned int fired = 0;
+	int port;
+
+	for (unsigned int n = 0; n < f->info.queues + 1 && (port = vha_evtchn_pending(f->ev)) >= 0; n++) {
+		vha_evtchn_unmask(f->ev, (vha_evtchn_port_t)port);
+		fired++;
+	}
+	return fired;
+}
+
 int vha_front_poll(struct vha_front *f, int timeout_ms)
 {
 	struct pollfd pfd[2] = {
 		{ .fd = vha_evtchn_fd(f->ev), .events = POLLIN },
 		{ .fd = f->watching ? xs_fileno(f->xs) : -1, .events = POLLIN },
 	};
-	int done, port;
+	/* An absolute deadline: events that bring nothing must not restart the wait. */
+	double deadline = now_s() + (timeout_ms > 0 ? timeout_ms / 1000.0 : 0);
+	unsigned int fired;
+	int done, wait_ms;
 	bool more;
 
 	if (f->broken)
 		return -EIO;
 	for (;;) {
-		while ((port = vha_evtchn_pending(f->ev)) >= 0)
-			vha_evtchn_unmask(f->ev, (vha_evtchn_port_t)port);
+		fired = drain_events(f);
 		done = harvest_all(f);
 		if (done != 0)
 			return done;
@@ -840,9 +905,25 @@ int vha_front_poll(struct vha_front *f, int timeout_ms)
 			more |= vha_blkif_front_final_check(&f->q[i].ring);
 		if (more)
 			continue;
+		if (fired) {
+			/* Cheap and counted: the events brought no response (the harvest above found none). */
+			f->info.spurious_events += fired;
+			vha_log_ratelimited(&f->spurious_rl, VHA_LOG_WARN,
+					    "device %s: event from the backend with no response (%llu so far)", f->dir,
+					    (unsigned long long)f->info.spurious_events);
+		}
 		if (timeout_ms == 0 || f->inflight == 0)
 			return 0;
-		if (poll(pfd, 2, timeout_ms) <= 0)
+		if (timeout_ms < 0) {
+			wait_ms = -1;
+		} else {
+			double left = deadline - now_s();
+
+			if (left <= 0)
+				return 0;
+			wait_ms = (int)(left * 1000.0) + 1;
+		}
+		if (poll(pfd, 2, wait_ms) <= 0)
 			return 0;
 		if ((pfd[1].revents & POLLIN) && !(pfd[0].revents & POLLIN)) {
 			if (follow_backend(f) < 0)

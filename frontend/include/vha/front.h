@@ -59,6 +59,7 @@ struct vha_front_info {
 	unsigned int backend_domid;
 	unsigned int reconnects;        /* times the rings were set up again after a backend restart */
 	unsigned int resizes;           /* times a new size was picked up */
+	uint64_t spurious_events;       /* events that brought no response and no backend change (XSA-391) */
 };
 
 /*
@@ -77,7 +78,13 @@ typedef void vha_front_cb(void *opaque, int status);
  */
 int vha_front_open(struct vha_platform *p, unsigned int devid, const struct vha_front_opts *opts,
 		   struct vha_front **out);
-/* Close (Closing -> wait for the backend -> Closed), ending every grant. NULL is fine. */
+/*
+ * Close: let requests in flight finish (5 s, or opts.timeout_ms if shorter),
+ * Closing, wait for the backend (opts.timeout_ms), Closed; then fail what was
+ * never answered with -EIO and end every grant. Bounded in time whatever the
+ * backend does. Pages of unanswered requests are not reused; the platform
+ * keeps a page the backend still maps until it unmaps (XSA-396). NULL is fine.
+ */
 void vha_front_close(struct vha_front *f);
 const struct vha_front_info *vha_front_get_info(const struct vha_front *f);
 /* Largest len one vha_front_submit accepts (bytes). */
@@ -111,7 +118,9 @@ bool vha_front_can_submit(const struct vha_front *f, unsigned int n, const void 
 
 /*
  * Harvest responses, calling completions; waits up to timeout_ms (-1:
- * forever) when nothing is ready. Handles at most one ring of responses per
+ * forever) when nothing is ready. The timeout is a deadline: events that
+ * bring no response do not extend it (they are counted in
+ * info.spurious_events; XSA-391). Handles at most one ring of responses per
  * queue per call. Also follows the backend: a new size, or a reconnect
  * (which may block up to opts.timeout_ms). Returns the number completed, or
  * -EIO if the device is broken.
