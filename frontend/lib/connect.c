@@ -16,19 +16,57 @@
 #include "front_internal.h"
 #include "vha/xenbus.h"
 
+/* Take queued watch events; one of the follow watch is remembered for front_follow_backend. */
+static void take_watch_events(struct vha_front *f)
+{
+	char **ev;
+
+	while ((ev = xs_check_watch(f->xs)) != NULL) {
+		if (strcmp(ev[XS_WATCH_TOKEN], WATCH_TOKEN) == 0)
+			f->follow_pending = true;
+		free(ev);
+	}
+}
+
+/*
+ * Wait until the backend's state is want1 or want2, up to timeout_s. A watch
+ * on the node wakes us on each change (registered before the first read, so
+ * no change is missed); if the watch cannot be set, look every 5 ms.
+ * Returns the state or -ETIMEDOUT.
+ */
 static int wait_backend(struct vha_front *f, int want1, int want2, double timeout_s)
 {
-	double end = now_s() + timeout_s;
-	int st;
+	double end = now_s() + timeout_s, left;
+	char path[300];
+	bool watched;
+	int st, fd;
 
+	snprintf(path, sizeof(path), "%s/state", f->be_dir);
+	watched = xs_watch(f->xs, path, WAIT_TOKEN);
+	fd = watched ? xs_fileno(f->xs) : -1;
 	for (;;) {
 		st = vha_xenbus_read_state(f->xs, XBT_NULL, f->be_dir);
 		if (st == want1 || st == want2)
-			return st;
-		if (now_s() > end)
-			return -ETIMEDOUT;
-		usleep(5000);
+			break;
+		left = end - now_s();
+		if (left < 0) {
+			st = -ETIMEDOUT;
+			break;
+		}
+		if (fd >= 0) {
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+			poll(&pfd, 1, (int)(left * 1000.0) + 1);
+			take_watch_events(f);
+		} else {
+			usleep(5000);
+		}
 	}
+	if (watched) {
+		xs_unwatch(f->xs, path, WAIT_TOKEN);
+		take_watch_events(f);
+	}
+	return st;
 }
 
 /* Unshare the rings and unbind their ports; the pool and slots stay. */
@@ -381,8 +419,11 @@ int front_follow_backend(struct vha_front *f)
 	uint64_t online = 1, sectors;
 	int st;
 
+	/* Only our follow watch counts; a late event of wait_backend's is not news. */
+	fired = f->follow_pending;
+	f->follow_pending = false;
 	while ((ev = xs_check_watch(f->xs)) != NULL) {
-		fired = true;
+		fired |= strcmp(ev[XS_WATCH_TOKEN], WATCH_TOKEN) == 0;
 		free(ev);
 	}
 	if (!fired || f->broken)

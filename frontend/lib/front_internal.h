@@ -20,7 +20,8 @@
 
 #define SEGS BLKIF_MAX_SEGMENTS_PER_REQUEST
 #define MAX_QUEUES 16u
-#define WATCH_TOKEN "vha-front-backend"
+#define WATCH_TOKEN "vha-front-backend"   /* following the backend's state after open */
+#define WAIT_TOKEN "vha-front-wait"         /* waiting for one state (handshake, close) */
 #define POOL_MAX 1024u          /* pages one vha_gntshr_share grants at most (gntalloc's default limit) */
 
 struct req_slot {
@@ -54,6 +55,7 @@ struct vha_front {
 	char dir[64];
 	char *be_dir;
 	bool watching;
+	bool follow_pending;            /* wait_backend took an event of the follow watch */
 	struct vha_front_info info;
 	unsigned int timeout_ms;
 	unsigned int want_order, want_queues;
