@@ -26,7 +26,7 @@ struct args {
 	const char *rw;
 	uint64_t bs;
 	unsigned int iodepth, rwmixread, ring_order, queues;
-	bool zero_copy, no_indirect, no_persistent;
+	bool zero_copy, no_indirect, no_persistent, untrusted_backend;
 	double runtime;
 };
 
@@ -53,6 +53,7 @@ static void usage(FILE *out)
 		"  --queues N           queues to ask for (default 1)\n"
 		"  --no-indirect        never send indirect requests\n"
 		"  --no-persistent      do not offer persistent grants to the backend\n"
+		"  --untrusted-backend  share only dedicated per-request pages, ended after each request\n"
 		"  --log-level LEVEL    error|warn|info|debug\n");
 }
 
@@ -469,7 +470,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },            { "ring-order", required_argument, NULL, 'g' },
 		{ "queues", required_argument, NULL, 'Q' },    { "zero-copy", no_argument, NULL, 'z' },
 		{ "no-indirect", no_argument, NULL, 'I' },     { "no-persistent", no_argument, NULL, 'N' },
-		{ "stop-file", required_argument, NULL, 'F' },
+		{ "stop-file", required_argument, NULL, 'F' },  { "untrusted-backend", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },            { NULL, 0, NULL, 0 },
 	};
 	struct args a = { .domid = -1, .devid = 51712, .rw = "randread", .bs = 4096, .iodepth = 32, .runtime = 10,
@@ -519,6 +520,7 @@ int main(int argc, char **argv)
 		case 'F': a.stop_file = optarg; break;
 		case 'I': a.no_indirect = true; break;
 		case 'N': a.no_persistent = true; break;
+		case 'U': a.untrusted_backend = true; break;
 		case 'h': usage(stdout); return 0;
 		default: goto bad;
 		}
@@ -546,6 +548,7 @@ int main(int argc, char **argv)
 	fo.queues = a.queues;
 	fo.no_indirect = a.no_indirect;
 	fo.no_persistent = a.no_persistent;
+	fo.untrusted_backend = a.untrusted_backend;
 	if (a.zero_copy && !strcmp(a.cmd, "bench")) {
 		/* Buffers from the pool; bounce pages only for indirect segment lists. */
 		fo.buffer_pages = a.iodepth * (unsigned int)((a.bs + 4095) / 4096);

@@ -293,7 +293,9 @@ int vha_front_open(struct vha_platform *p, unsigned int devid, const struct vha_
 	f->want_order = opts->ring_order;
 	f->want_queues = opts->queues ? opts->queues : 1;
 	f->no_indirect = opts->no_indirect;
-	f->no_persistent = opts->no_persistent;
+	/* Persistent grants are exactly what an untrusted backend must not get (XSA-403). */
+	f->untrusted = opts->untrusted_backend;
+	f->no_persistent = opts->no_persistent || opts->untrusted_backend;
 	snprintf(f->dir, sizeof(f->dir), "device/vbd/%u", devid);
 	f->xs = vha_platform_xs_open(p);
 	if (!f->xs) {

@@ -31,8 +31,15 @@ struct req_slot {
 	enum vha_front_op op;
 	void *buf;                      /* read destination when bounced */
 	size_t len;
-	uint32_t pages[VHA_BLKIF_MAX_SEGMENTS + 1];     /* bounce page indices (+1: the indirect page) */
+	/*
+	 * Bounce page indices (+1: the indirect page). untrusted: the grant
+	 * refs of the pages of `dedicated`, one per segment.
+	 */
+	uint32_t pages[VHA_BLKIF_MAX_SEGMENTS + 1];
 	unsigned int npages;
+	unsigned char *dedicated;       /* untrusted: this request's own data pages, NULL if none */
+	unsigned char *dedicated_indirect;      /* untrusted: its own indirect page, NULL if none */
+	grant_ref_t indirect_ref;
 	unsigned char raw[sizeof(blkif_request_t)];     /* as queued: resubmitted after a reconnect */
 	vha_front_cb *cb;
 	void *opaque;
@@ -60,6 +67,7 @@ struct vha_front {
 	unsigned int timeout_ms;
 	unsigned int want_order, want_queues;
 	bool no_indirect, no_persistent;
+	bool untrusted;                 /* opts.untrusted_backend: dedicated pages per request, no pool */
 	/* queues */
 	struct fqueue q[MAX_QUEUES];
 	unsigned int nslots;            /* per queue */
@@ -89,6 +97,14 @@ int front_follow_backend(struct vha_front *f);
 
 /* pool.c: share the data pool at open (after the handshake). Logs errors. */
 int front_pool_share(struct vha_front *f, const struct vha_front_opts *opts);
+/*
+ * pool.c, untrusted mode: share nsegs fresh pages for s (writable only for
+ * a read) and, if indirect, one read-only indirect page; charged to the page
+ * budget. 0 or -errno (nothing left shared).
+ */
+int front_dedicated_share(struct vha_front *f, struct req_slot *s, unsigned int nsegs, bool indirect);
+/* pool.c, untrusted mode: end access to s's pages (leaked if the platform cannot confirm). */
+void front_dedicated_end(struct vha_front *f, struct req_slot *s);
 /* pool.c: whether [p, p + len) lies in the pool's buffer area. */
 bool front_in_buffer_area(const struct vha_front *f, const void *p, size_t len);
 

@@ -40,6 +40,14 @@ unsigned int vha_front_inflight(const struct vha_front *f)
 
 static void finish(struct fqueue *q, struct req_slot *s, int status);
 
+/* Bounce page i of s: a pool page, or (untrusted) page i of its dedicated share. */
+static unsigned char *bounce_page(const struct vha_front *f, const struct req_slot *s, unsigned int i)
+{
+	if (f->untrusted)
+		return s->dedicated + (size_t)i * VHA_PAGE_SIZE;
+	return f->pool + (size_t)s->pages[i] * VHA_PAGE_SIZE;
+}
+
 /* A response arrived for s: copy read data out, give its bounce pages back, call back. */
 static void complete(struct vha_front *f, struct fqueue *q, struct req_slot *s, int status)
 {
@@ -49,13 +57,16 @@ static void complete(struct vha_front *f, struct fqueue *q, struct req_slot *s, 
 		for (unsigned int i = 0; done < s->len; i++) {
 			size_t n = s->len - done < VHA_PAGE_SIZE ? s->len - done : VHA_PAGE_SIZE;
 
-			memcpy((char *)s->buf + done, f->pool + (size_t)s->pages[i] * VHA_PAGE_SIZE, n);
+			memcpy((char *)s->buf + done, bounce_page(f, s, i), n);
 			done += n;
 		}
 	}
 	/* The response arrived: the backend is done with these pages, so they may be reused. */
-	for (unsigned int i = 0; i < s->npages; i++)
-		f->free_pages[f->nfree++] = s->pages[i];
+	if (f->untrusted)
+		front_dedicated_end(f, s);      /* ended now, not reused (XSA-403) */
+	else
+		for (unsigned int i = 0; i < s->npages; i++)
+			f->free_pages[f->nfree++] = s->pages[i];
 	f->inflight--;
 	finish(q, s, status);
 }
@@ -68,6 +79,9 @@ static void complete(struct vha_front *f, struct fqueue *q, struct req_slot *s, 
  */
 static void fail_unanswered(struct vha_front *f, struct fqueue *q, struct req_slot *s)
 {
+	/* A dedicated share is never reused anyway: end access (the platform defers a still-mapped page). */
+	if (f->untrusted)
+		front_dedicated_end(f, s);
 	f->inflight--;
 	finish(q, s, -EIO);
 }
@@ -139,14 +153,20 @@ static void fill_segments(struct vha_front *f, struct req_slot *s, struct blkif_
 
 		if (chunk > VHA_PAGE_SIZE)
 			chunk = VHA_PAGE_SIZE;
-		s->pages[s->npages] = f->free_pages[--f->nfree];
-		page = f->pool + (size_t)s->pages[s->npages] * VHA_PAGE_SIZE;
+		if (f->untrusted) {
+			/* Shared for this request alone by front_dedicated_share, zeroed by the platform. */
+			page = bounce_page(f, s, i);
+			segs[i].gref = s->pages[i];
+		} else {
+			s->pages[s->npages] = f->free_pages[--f->nfree];
+			page = bounce_page(f, s, s->npages);
+			segs[i].gref = f->pool_refs[s->pages[s->npages]];
+			s->npages++;
+		}
 		if (s->op != VHA_FRONT_READ)
 			memcpy(page, (const char *)s->buf + (size_t)i * VHA_PAGE_SIZE, chunk);
-		segs[i].gref = f->pool_refs[s->pages[s->npages]];
 		segs[i].first_sect = 0;
 		segs[i].last_sect = (uint8_t)((chunk + 511) / 512 - 1);
-		s->npages++;
 	}
 }
 
@@ -219,6 +239,14 @@ int vha_front_submit(struct vha_front *f, enum vha_front_op op, uint64_t offset,
 	s->len = len;
 	s->cb = cb;
 	s->opaque = opaque;
+	if (f->untrusted && data) {
+		int rc = front_dedicated_share(f, s, nsegs, indirect);
+
+		if (rc < 0) {
+			s->busy = false;
+			return f->inflight ? -EAGAIN : rc;
+		}
+	}
 	r = (blkif_request_t *)s->raw;
 	r->id = id;
 	r->sector_number = offset / 512;
@@ -232,19 +260,27 @@ int vha_front_submit(struct vha_front *f, enum vha_front_op op, uint64_t offset,
 		if (indirect) {
 			/* The segment list lives in one more pool page the backend reads. */
 			blkif_request_indirect_t *ri = (blkif_request_indirect_t *)s->raw;
-			uint32_t ip = f->free_pages[--f->nfree];
-			struct blkif_request_segment *segs = (void *)(f->pool + (size_t)ip * VHA_PAGE_SIZE);
+			struct blkif_request_segment *segs;
+			uint32_t ip = 0;
 
+			if (f->untrusted) {
+				segs = (void *)s->dedicated_indirect;
+				ri->indirect_grefs[0] = s->indirect_ref;
+			} else {
+				ip = f->free_pages[--f->nfree];
+				segs = (void *)(f->pool + (size_t)ip * VHA_PAGE_SIZE);
+				ri->indirect_grefs[0] = f->pool_refs[ip];
+			}
 			memset(segs, 0, VHA_PAGE_SIZE);
 			ri->operation = BLKIF_OP_INDIRECT;
 			ri->indirect_op = rwop;
 			ri->nr_segments = (uint16_t)nsegs;
 			ri->id = id;
 			ri->sector_number = offset / 512;
-			ri->indirect_grefs[0] = f->pool_refs[ip];
 			fill_segments(f, s, segs, nsegs);
 			/* Last, so completion finds the data pages first. */
-			s->pages[s->npages++] = ip;
+			if (!f->untrusted)
+				s->pages[s->npages++] = ip;
 		} else {
 			r->operation = rwop;
 			r->nr_segments = (uint8_t)nsegs;

@@ -18,6 +18,20 @@ int front_pool_share(struct vha_front *f, const struct vha_front_opts *opts)
 	 * is 1024 pages).
 	 */
 	f->nbounce = opts->pool_pages ? opts->pool_pages : 512;
+	if (f->untrusted) {
+		/*
+		 * Nothing is shared up front: nbounce is only a budget of pages
+		 * the per-request shares may hold at once (nfree counts it down).
+		 */
+		if (opts->buffer_pages) {
+			vha_err("no zero-copy buffers with an untrusted backend (%u buffer pages asked for)",
+				opts->buffer_pages);
+			return -EINVAL;
+		}
+		f->npool = 0;
+		f->nfree = f->nbounce;
+		return 0;
+	}
 	f->npool = f->nbounce + opts->buffer_pages;
 	if (f->npool > POOL_MAX) {
 		vha_err("a pool of %u pages (%u bounce + %u buffer) is over the %u one device can share", f->npool,
@@ -62,6 +76,55 @@ void *vha_front_buf_alloc(struct vha_front *f, size_t len)
 		}
 	}
 	return NULL;
+}
+
+int front_dedicated_share(struct vha_front *f, struct req_slot *s, unsigned int nsegs, bool indirect)
+{
+	int rc;
+
+	/* The backend writes into a read's pages and only reads a write's: grant no more than that. */
+	s->dedicated = vha_gntshr_share(f->shr, f->info.backend_domid, nsegs, s->pages, s->op == VHA_FRONT_READ);
+	if (!s->dedicated)
+		return -errno;
+	s->npages = nsegs;
+	f->nfree -= nsegs;
+	if (indirect) {
+		s->dedicated_indirect = vha_gntshr_share(f->shr, f->info.backend_domid, 1, &s->indirect_ref, false);
+		if (!s->dedicated_indirect) {
+			rc = -errno;
+			front_dedicated_end(f, s);
+			return rc;
+		}
+		f->nfree--;
+	}
+	return 0;
+}
+
+void front_dedicated_end(struct vha_front *f, struct req_slot *s)
+{
+	/*
+	 * The platform ends the grants and keeps a page the backend still maps
+	 * from being reused until it unmaps. If it cannot confirm the end, the
+	 * pages stay mapped here, never touched again, and their budget is not
+	 * given back: a leak on purpose rather than a page the backend can
+	 * still reach going back into use (XSA-396).
+	 */
+	if (s->dedicated) {
+		if (vha_gntshr_unshare(f->shr, s->dedicated, s->npages) == 0)
+			f->nfree += s->npages;
+		else
+			vha_warn("device %s: cannot end the grants of %u request pages; leaking them", f->dir,
+				 s->npages);
+	}
+	if (s->dedicated_indirect) {
+		if (vha_gntshr_unshare(f->shr, s->dedicated_indirect, 1) == 0)
+			f->nfree++;
+		else
+			vha_warn("device %s: cannot end the grant of an indirect page; leaking it", f->dir);
+	}
+	s->dedicated = NULL;
+	s->dedicated_indirect = NULL;
+	s->npages = 0;
 }
 
 bool front_in_buffer_area(const struct vha_front *f, const void *p, size_t len)

@@ -8,6 +8,8 @@
  * Caller data is bounced through pool pages, unless the caller's buffer was
  * allocated from the pool itself (vha_front_buf_alloc): then there is no
  * copy and, with persistent grants, no per-request map on the backend.
+ * With opts.untrusted_backend there is no pool: each request shares pages
+ * of its own, ended when it completes (see the option).
  *
  * Recovery: when the backend goes away and comes back (it was restarted, or
  * asks the frontend to reconnect by going Closed while its toolstack still
@@ -44,6 +46,19 @@ struct vha_front_opts {
 					 * buffer pages together at most 1024 */
 	bool no_indirect;               /* never send indirect requests (11 segments at most) */
 	bool no_persistent;             /* do not offer feature-persistent to the backend */
+	/*
+	 * trusted=0 (XSA-403): the backend sees nothing but pages dedicated to
+	 * one request. No data pool is shared and feature-persistent is not
+	 * offered; each read or write gets freshly zeroed pages of its own
+	 * (granted read-only for a write), its data copied in (writes) or out
+	 * (reads), and its own indirect page (read-only); access to all of them
+	 * ends when the request completes, and the platform keeps a page the
+	 * backend still maps out of use until it unmaps it. pool_pages then
+	 * caps the pages shared at any one time; buffer_pages must be 0
+	 * (no zero-copy buffers: vha_front_open fails with -EINVAL). Costs a
+	 * share and an unshare per request.
+	 */
+	bool untrusted_backend;
 };
 
 struct vha_front_info {
@@ -103,9 +118,11 @@ void vha_front_buf_free(struct vha_front *f, void *buf);
  * Queue one request: offset and len in bytes, multiples of the sector size,
  * len <= vha_front_max_io(). A buf from vha_front_buf_alloc (512-byte
  * aligned inside it) is used in place. Any other buf is bounced: for writes
- * the data is copied into pool pages now; for reads it is copied into buf on
- * completion (buf must stay valid).
- * Returns 0, -EAGAIN (ring or pool full: poll first), -EINVAL, -EROFS, -EIO.
+ * the data is copied into pool pages (untrusted_backend: dedicated pages)
+ * now; for reads it is copied into buf on completion (buf must stay valid).
+ * Returns 0, -EAGAIN (ring or pool full: poll first), -EINVAL, -EROFS, -EIO,
+ * or (untrusted_backend, nothing in flight) the platform's error sharing
+ * the request's pages, e.g. -ENOMEM or -ENOSPC.
  * The request is pushed to the backend at once.
  */
 int vha_front_submit(struct vha_front *f, enum vha_front_op op, uint64_t offset, void *buf, size_t len,
