@@ -54,6 +54,15 @@ static const unsigned int handshake[2][STATE_MAX + 1] = {
 		 * Linux blkfront does).
 		 */
 		[XenbusStateClosed] = S(Initialising) | S(Initialised),
+		/*
+		 * Reconfiguration (PV SCSI LUN hotplug): the backend went
+		 * Reconfiguring, the frontend follows; when the backend is
+		 * Reconfigured the frontend returns to Connected (Linux
+		 * scsifront goes straight back; passing Reconfigured is allowed).
+		 */
+		[XenbusStateConnected] = S(Reconfiguring),
+		[XenbusStateReconfiguring] = S(Reconfigured) | S(Connected),
+		[XenbusStateReconfigured] = S(Connected),
 	},
 	[VHA_XENBUS_BACKEND] = {
 		/*
@@ -66,6 +75,15 @@ static const unsigned int handshake[2][STATE_MAX + 1] = {
 		[XenbusStateInitialised] = S(Connected),
 		/* The frontend returned to Initialising: offer the features again. */
 		[XenbusStateClosed] = S(InitWait),
+		/*
+		 * Reconfiguration (PV SCSI LUN hotplug): the toolstack moves a
+		 * Connected backend to Reconfiguring, the backend applies the
+		 * change and reports Reconfigured, then Connected again once the
+		 * frontend is back to Connected.
+		 */
+		[XenbusStateConnected] = S(Reconfiguring),
+		[XenbusStateReconfiguring] = S(Reconfigured),
+		[XenbusStateReconfigured] = S(Connected),
 	},
 };
 
@@ -78,8 +96,8 @@ bool vha_xenbus_transition_allowed(enum vha_xenbus_side side, int from, int to)
 	/* Tearing down is always possible, whatever went wrong before. */
 	if (to == XenbusStateClosing || to == XenbusStateClosed)
 		return true;
-	/* Nobody writes Unknown, and blkif never reconfigures. */
-	if (to == XenbusStateUnknown || to == XenbusStateReconfiguring || to == XenbusStateReconfigured)
+	/* Nobody writes Unknown. */
+	if (to == XenbusStateUnknown)
 		return false;
 	/*
 	 * Writing the current state again is a no-op for the handshake; a
@@ -265,4 +283,63 @@ int vha_xs_rm(struct xs_handle *xs, xs_transaction_t t, const char *dir, const c
 			rc = 0;
 	}
 	return rc;
+}
+
+/* ----------------------- driving the state machine ----------------------- */
+
+int vha_xenbus_switch_state(struct xs_handle *xs, xs_transaction_t t, const char *dir, enum vha_xenbus_side side,
+			    int from, int to)
+{
+	if (from == VHA_XENBUS_STATE_FROM_NODE) {
+		from = vha_xenbus_read_state(xs, t, dir);
+		if (from < 0)
+			return from;
+	}
+	if (!vha_xenbus_transition_allowed(side, from, to))
+		return -EPERM;
+	return vha_xenbus_write_state(xs, t, dir, to);
+}
+
+size_t vha_xenbus_sanitise(char *dst, size_t size, const char *src)
+{
+	size_t n = 0;
+
+	if (size == 0)
+		return 0;
+	/*
+	 * The text may quote guest-written nodes: keep printable ASCII only so
+	 * nothing that reads the error node (logs, terminals, xenstore-ls) is
+	 * handed control characters, newlines or a broken multibyte sequence.
+	 */
+	for (; src != NULL && src[n] != '\0' && n + 1 < size; n++) {
+		unsigned char c = (unsigned char)src[n];
+
+		dst[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	dst[n] = '\0';
+	return n;
+}
+
+int vha_xenbus_fail(struct xs_handle *xs, xs_transaction_t t, const char *dir, enum vha_xenbus_side side,
+		    const char *msg)
+{
+	char clean[VHA_XENBUS_ERROR_MAX + 1];
+	size_t len;
+	int from, rc;
+
+	if (side != VHA_XENBUS_FRONTEND && side != VHA_XENBUS_BACKEND)
+		return -EINVAL;
+	len = vha_xenbus_sanitise(clean, sizeof(clean), msg);
+	/* The error first: a peer that sees Closing can already read why. */
+	rc = vha_xs_printf(xs, t, dir, "error", "%.*s", (int)len, clean);
+	if (rc < 0)
+		return rc;
+	/*
+	 * Closing is allowed from every state, including one the node holds
+	 * but that is no state at all (which may be why we are failing).
+	 */
+	from = vha_xenbus_read_state(xs, t, dir);
+	if (from < 0)
+		from = XenbusStateUnknown;
+	return vha_xenbus_switch_state(xs, t, dir, side, from, XenbusStateClosing);
 }

@@ -34,11 +34,11 @@ static const char *const frontend_table[NSTATES] = {
 	[1] = "010101100", /* Initialising: -> Initialised */
 	[2] = "001001100", /* InitWait (a backend state) */
 	[3] = "000111100", /* Initialised: -> Connected */
-	[4] = "000011100", /* Connected */
+	[4] = "000011110", /* Connected: -> Reconfiguring (PV SCSI LUN hotplug) */
 	[5] = "000001100", /* Closing */
 	[6] = "010101100", /* Closed: reconnect via Initialising or Initialised */
-	[7] = "000001100", /* Reconfiguring */
-	[8] = "000001100", /* Reconfigured */
+	[7] = "000011111", /* Reconfiguring: -> Reconfigured, or Connected (Linux scsifront) */
+	[8] = "000011101", /* Reconfigured: -> Connected */
 };
 
 static const char *const backend_table[NSTATES] = {
@@ -46,11 +46,11 @@ static const char *const backend_table[NSTATES] = {
 	[1] = "011101100", /* Initialising: -> InitWait (or Initialised, spec bypass) */
 	[2] = "001011100", /* InitWait: -> Connected */
 	[3] = "000111100", /* Initialised: -> Connected */
-	[4] = "000011100", /* Connected (rewrite to announce a resize) */
+	[4] = "000011110", /* Connected (rewrite to announce a resize); -> Reconfiguring */
 	[5] = "000001100", /* Closing */
 	[6] = "001001100", /* Closed: -> InitWait for a reconnect */
-	[7] = "000001100",
-	[8] = "000001100",
+	[7] = "000001111", /* Reconfiguring: -> Reconfigured */
+	[8] = "000011101", /* Reconfigured: -> Connected */
 };
 
 static void check_table(enum vha_xenbus_side side, const char *const *table)
@@ -81,6 +81,48 @@ static void test_backend_table(void **state)
 	assert_true(vha_xenbus_transition_allowed(VHA_XENBUS_BACKEND, XenbusStateInitWait, XenbusStateConnected));
 	assert_false(vha_xenbus_transition_allowed(VHA_XENBUS_BACKEND, XenbusStateInitialising, XenbusStateConnected));
 	assert_false(vha_xenbus_transition_allowed(VHA_XENBUS_BACKEND, XenbusStateClosing, XenbusStateConnected));
+}
+
+/* The PV SCSI LUN hotplug cycle, step by step, for both sides. */
+static void test_reconfigure_cycle(void **state)
+{
+	static const int cycle[] = { XenbusStateConnected, XenbusStateReconfiguring, XenbusStateReconfigured,
+				     XenbusStateConnected };
+
+	for (int side = 0; side < 2; side++) {
+		for (size_t i = 0; i + 1 < sizeof(cycle) / sizeof(cycle[0]); i++)
+			assert_true(vha_xenbus_transition_allowed(side, cycle[i], cycle[i + 1]));
+		/* Reconfiguration only happens on a live device. */
+		assert_false(vha_xenbus_transition_allowed(side, XenbusStateInitWait, XenbusStateReconfiguring));
+		assert_false(vha_xenbus_transition_allowed(side, XenbusStateInitialised, XenbusStateReconfiguring));
+		assert_false(vha_xenbus_transition_allowed(side, XenbusStateClosed, XenbusStateReconfigured));
+		assert_false(vha_xenbus_transition_allowed(side, XenbusStateConnected, XenbusStateReconfigured));
+		assert_false(vha_xenbus_transition_allowed(side, XenbusStateReconfigured, XenbusStateReconfiguring));
+	}
+	/* Linux scsifront returns from Reconfiguring to Connected at once; the backend must pass Reconfigured. */
+	assert_true(vha_xenbus_transition_allowed(VHA_XENBUS_FRONTEND, XenbusStateReconfiguring, XenbusStateConnected));
+	assert_false(vha_xenbus_transition_allowed(VHA_XENBUS_BACKEND, XenbusStateReconfiguring, XenbusStateConnected));
+}
+
+static void test_sanitise(void **state)
+{
+	char buf[8];
+	char big[VHA_XENBUS_ERROR_MAX + 50];
+
+	assert_int_equal(vha_xenbus_sanitise(buf, sizeof(buf), "ab\ncd"), 5);
+	assert_string_equal(buf, "ab?cd");
+	assert_int_equal(vha_xenbus_sanitise(buf, sizeof(buf), "\t\r\x1b[0m\x7f\xc3\xa9"), 7);
+	assert_string_equal(buf, "???[0m?");
+	assert_int_equal(vha_xenbus_sanitise(buf, sizeof(buf), "0123456789"), 7);
+	assert_string_equal(buf, "0123456");
+	assert_int_equal(vha_xenbus_sanitise(buf, sizeof(buf), NULL), 0);
+	assert_string_equal(buf, "");
+	buf[0] = 'x';
+	assert_int_equal(vha_xenbus_sanitise(buf, 0, "abc"), 0);
+	assert_int_equal(buf[0], 'x');
+	memset(big, 'e', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(vha_xenbus_sanitise(big, sizeof(big), big), sizeof(big) - 1);
 }
 
 static void test_bad_arguments(void **state)
@@ -311,6 +353,112 @@ static void test_xs_transaction(void **state)
 	assert_int_equal(v, 0);
 }
 
+/*
+ * vha_xenbus_switch_state over every from/to pair of both sides: the node
+ * changes exactly when the expected matrix has a 1, else -EPERM and the node
+ * keeps its value.
+ */
+static void test_switch_state_table(void **state)
+{
+	struct xs_handle *xs = need_xs();
+	const char *const *tables[2] = { frontend_table, backend_table };
+
+	for (int side = 0; side < 2; side++)
+		for (int from = 0; from < NSTATES; from++)
+			for (int to = 0; to < NSTATES; to++) {
+				bool want = tables[side][from][to] == '1';
+				char val[4];
+				int rc;
+
+				snprintf(val, sizeof(val), "%d", from);
+				raw_write(xs, "sw/state", val);
+				rc = vha_xenbus_switch_state(xs, XBT_NULL, BASE "/sw", side, VHA_XENBUS_STATE_FROM_NODE, to);
+				if (rc != (want ? 0 : -EPERM))
+					fail_msg("side %d %s -> %s: rc %d", side, vha_xenbus_state_name(from),
+						 vha_xenbus_state_name(to), rc);
+				assert_int_equal(vha_xenbus_read_state(xs, XBT_NULL, BASE "/sw"), want ? to : from);
+				/* The caller's own idea of `from` is checked the same way. */
+				raw_write(xs, "sw/state", "0");
+				rc = vha_xenbus_switch_state(xs, XBT_NULL, BASE "/sw", side, from, to);
+				assert_int_equal(rc, want ? 0 : -EPERM);
+				assert_int_equal(vha_xenbus_read_state(xs, XBT_NULL, BASE "/sw"), want ? to : 0);
+			}
+}
+
+static void test_switch_state_errors(void **state)
+{
+	struct xs_handle *xs = need_xs();
+
+	assert_int_equal(vha_xs_rm(xs, XBT_NULL, BASE "/sw2", "state"), 0);
+	assert_int_equal(vha_xenbus_switch_state(xs, XBT_NULL, BASE "/sw2", VHA_XENBUS_BACKEND,
+						 VHA_XENBUS_STATE_FROM_NODE, XenbusStateClosing), -ENOENT);
+	raw_write(xs, "sw2/state", "garbage");
+	assert_int_equal(vha_xenbus_switch_state(xs, XBT_NULL, BASE "/sw2", VHA_XENBUS_BACKEND,
+						 VHA_XENBUS_STATE_FROM_NODE, XenbusStateClosing), -EINVAL);
+	/* Out of range either way, or a bad side: refused, nothing written. */
+	assert_int_equal(vha_xenbus_switch_state(xs, XBT_NULL, BASE "/sw2", VHA_XENBUS_BACKEND, 9, XenbusStateClosed),
+			 -EPERM);
+	assert_int_equal(vha_xenbus_switch_state(xs, XBT_NULL, BASE "/sw2", VHA_XENBUS_BACKEND, XenbusStateConnected, 9),
+			 -EPERM);
+	assert_int_equal(vha_xenbus_switch_state(xs, XBT_NULL, BASE "/sw2", (enum vha_xenbus_side)5,
+						 XenbusStateConnected, XenbusStateClosed), -EPERM);
+	assert_int_equal(vha_xenbus_read_state(xs, XBT_NULL, BASE "/sw2"), -EINVAL);
+}
+
+static void test_fail(void **state)
+{
+	struct xs_handle *xs = need_xs();
+	char msg[VHA_XENBUS_ERROR_MAX * 2];
+	char *s = NULL;
+
+	/* From a live state: error written, state Closing. */
+	raw_write(xs, "f/state", "4");
+	assert_int_equal(vha_xenbus_fail(xs, XBT_NULL, BASE "/f", VHA_XENBUS_BACKEND,
+					 "frontend wrote ring-ref 'x\ny'\x1b[2J"), 0);
+	assert_int_equal(vha_xenbus_read_state(xs, XBT_NULL, BASE "/f"), XenbusStateClosing);
+	assert_int_equal(vha_xs_read_str(xs, XBT_NULL, BASE "/f", "error", &s), 0);
+	assert_string_equal(s, "frontend wrote ring-ref 'x?y'?[2J");
+	free(s);
+
+	/* A state node holding garbage, or none at all, still ends in Closing. */
+	raw_write(xs, "f/state", "banana");
+	assert_int_equal(vha_xenbus_fail(xs, XBT_NULL, BASE "/f", VHA_XENBUS_FRONTEND, "bad"), 0);
+	assert_int_equal(vha_xenbus_read_state(xs, XBT_NULL, BASE "/f"), XenbusStateClosing);
+	assert_int_equal(vha_xs_rm(xs, XBT_NULL, BASE "/f", "state"), 0);
+	assert_int_equal(vha_xenbus_fail(xs, XBT_NULL, BASE "/f", VHA_XENBUS_FRONTEND, NULL), 0);
+	assert_int_equal(vha_xenbus_read_state(xs, XBT_NULL, BASE "/f"), XenbusStateClosing);
+	assert_int_equal(vha_xs_read_str(xs, XBT_NULL, BASE "/f", "error", &s), 0);
+	assert_string_equal(s, "");
+	free(s);
+
+	/* Long messages are cut to VHA_XENBUS_ERROR_MAX bytes. */
+	memset(msg, 'm', sizeof(msg) - 1);
+	msg[sizeof(msg) - 1] = '\0';
+	assert_int_equal(vha_xenbus_fail(xs, XBT_NULL, BASE "/f", VHA_XENBUS_BACKEND, msg), 0);
+	assert_int_equal(vha_xs_read_str(xs, XBT_NULL, BASE "/f", "error", &s), 0);
+	assert_int_equal(strlen(s), VHA_XENBUS_ERROR_MAX);
+	assert_int_equal(strspn(s, "m"), VHA_XENBUS_ERROR_MAX);
+	free(s);
+
+	/* Inside a transaction: nothing visible until it commits. */
+	raw_write(xs, "f/state", "4");
+	assert_int_equal(vha_xs_rm(xs, XBT_NULL, BASE "/f", "error"), 0);
+	{
+		xs_transaction_t t = xs_transaction_start(xs);
+
+		assert_true(t != XBT_NULL);
+		assert_int_equal(vha_xenbus_fail(xs, t, BASE "/f", VHA_XENBUS_BACKEND, "in tx"), 0);
+		assert_int_equal(vha_xenbus_read_state(xs, XBT_NULL, BASE "/f"), XenbusStateConnected);
+		assert_true(xs_transaction_end(xs, t, false));
+	}
+	assert_int_equal(vha_xenbus_read_state(xs, XBT_NULL, BASE "/f"), XenbusStateClosing);
+	assert_int_equal(vha_xs_read_str(xs, XBT_NULL, BASE "/f", "error", &s), 0);
+	assert_string_equal(s, "in tx");
+	free(s);
+
+	assert_int_equal(vha_xenbus_fail(xs, XBT_NULL, BASE "/f", (enum vha_xenbus_side)3, "x"), -EINVAL);
+}
+
 static void test_path_too_long(void **state)
 {
 	char dir[4000];
@@ -334,6 +482,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frontend_table),
 		cmocka_unit_test(test_backend_table),
+		cmocka_unit_test(test_reconfigure_cycle),
+		cmocka_unit_test(test_sanitise),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_path_too_long),
@@ -341,6 +491,9 @@ int main(void)
 		cmocka_unit_test(test_xs_str_printf_rm),
 		cmocka_unit_test(test_xs_state),
 		cmocka_unit_test(test_xs_transaction),
+		cmocka_unit_test(test_switch_state_table),
+		cmocka_unit_test(test_switch_state_errors),
+		cmocka_unit_test(test_fail),
 	};
 
 	return cmocka_run_group_tests(tests, start_xenstored, stop_xenstored);
