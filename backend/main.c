@@ -130,7 +130,7 @@ static int apply_option(struct options *o, int c, const char *arg)
 	case 'P': o->platform.kind = strdup(arg); break;
 	case 'S': o->platform.sim_dir = strdup(arg); break;
 	case 'D':
-		if (parse_num("domid", arg, 0, 0x7fef, &v) < 0)
+		if (parse_num("domid", arg, 0, VHA_DOMID_MAX, &v) < 0)
 			return -1;
 		o->platform.sim_domid = (int)v;
 		break;

@@ -143,7 +143,7 @@ int vha_sim_domain_create(const char *simdir, vha_domid_t domid)
 	struct sim_domain d;
 	int fd, rc;
 
-	if (!simdir || domid >= 0x7ff0)
+	if (!simdir || domid > VHA_DOMID_MAX)
 		return -EINVAL;
 	if ((rc = ensure_dir(simdir, "domains")) < 0 || (rc = ensure_dir(simdir, "evtchn")) < 0)
 		return rc;

@@ -40,7 +40,7 @@ static int sim_open(struct vha_platform *p, const struct vha_platform_config *cf
 		domid = 0;
 		if (env && *env) {
 			domid = strtol(env, &end, 10);
-			if (*end || domid < 0 || domid >= 0x7ff0) {
+			if (*end || domid < 0 || domid > VHA_DOMID_MAX) {
 				vha_platform_set_error("VHA_SIM_DOMID=%s is not a domain id", env);
 				return -EINVAL;
 			}

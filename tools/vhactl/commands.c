@@ -412,7 +412,7 @@ int ctl_sim(struct ctl *c, int argc, char **argv)
 			else if (strcmp(argv[i], "--timeout") == 0)
 				timeout = atof(argv[i + 1]);
 		}
-		if (domid < 0 || domid >= 0x7ff0) {
+		if (domid < 0 || domid > VHA_DOMID_MAX) {
 			fprintf(stderr, "vhactl sim %s: needs a domain id\n", sub);
 			return 2;
 		}

@@ -23,6 +23,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <xen/xen.h>
+
+/*
+ * The highest id an ordinary domain can have: ids from Xen's
+ * DOMID_FIRST_RESERVED (DOMID_SELF, DOMID_IO, ...) up name no guest.
+ * Signed, so `domid > VHA_DOMID_MAX` compares without sign surprises.
+ */
+#define VHA_DOMID_MAX ((int)DOMID_FIRST_RESERVED - 1)
+
 #define VHA_PAGE_SIZE 4096u
 #define VHA_PAGE_SHIFT 12
 
