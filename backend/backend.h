@@ -280,7 +280,7 @@ int backend_lock(const char *state_dir, unsigned int wait_ms, int *fd_out);
 /* device.c: the lifecycle, for the protocols. */
 /* Log (rate-limited, control characters removed) and write the device's error node. */
 void device_error(struct device *dev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Write the backend state (the transition table is consulted for a debug line). */
+/* Move the backend state through the xenbus table; a transition off the table closes the device with an error node. */
 void device_set_state(struct device *dev, int state);
 
 /* device.c: xenstore side. */

@@ -51,12 +51,23 @@ static int be_state(struct device *dev)
 
 void device_set_state(struct device *dev, int state)
 {
-	int cur = be_state(dev);
+	struct xs_handle *xs = dev->be->xs;
+	int rc = vha_xenbus_switch_state(xs, XBT_NULL, dev->be_path, VHA_XENBUS_BACKEND, VHA_XENBUS_STATE_FROM_NODE,
+					 state);
+	char msg[128];
+	int cur;
 
-	if (cur >= 0 && cur != state && !vha_xenbus_transition_allowed(VHA_XENBUS_BACKEND, cur, state))
-		vha_debug("device %u/%u: %s -> %s is off the table", dev->fe_domid, dev->devid,
-			  vha_xenbus_state_name(cur), vha_xenbus_state_name(state));
-	vha_xenbus_write_state(dev->be->xs, XBT_NULL, dev->be_path, state);
+	if (rc == -EPERM) {
+		/* Off the table (STYLE.md 7): someone moved the state under us. Closing, with the reason. */
+		cur = be_state(dev);
+		snprintf(msg, sizeof(msg), "backend state %s -> %s is not a xenbus transition; closing",
+			 vha_xenbus_state_name(cur), vha_xenbus_state_name(state));
+		vha_log_ratelimited(&dev->rl, VHA_LOG_WARN, "device %u/%u: %s", dev->fe_domid, dev->devid, msg);
+		vha_xenbus_fail(xs, XBT_NULL, dev->be_path, VHA_XENBUS_BACKEND, msg);
+	} else if (rc == -ENOENT || rc == -EINVAL) {
+		/* No state node yet, or not a state: nothing to check a transition against. */
+		vha_xenbus_write_state(xs, XBT_NULL, dev->be_path, state);
+	}
 }
 
 /*

@@ -69,4 +69,23 @@ grep -q "cannot resume (journal of other rings)" "$SIM/run/backend-0/log" || fai
 grep "cannot resume" "$SIM/run/backend-0/log" | tail -1
 touch "$SIM/stop3"; kill $v3 2>/dev/null; wait $v3 2>/dev/null
 check_other "after the restart"
+
+note "4. a state off the xenbus table"
+# Device 2 is Closed (its frontend closed it); something writes Connected into
+# its backend state, and the frontend comes back: InitWait from Connected is no
+# transition, so the backend closes the device (error node, Closing, Closed),
+# and only then offers InitWait to the waiting frontend again.
+BE2=/local/domain/0/backend/vbd/2/51712
+[ "$(xs xenstore-read $BE2/state)" = 6 ] || fail "device 2 not Closed after its verify"
+xs xenstore-write $BE2/state 4
+xs xenstore-write /local/domain/2/device/vbd/51712/state 1
+for i in $(seq 50); do grep -q "not a xenbus transition" "$SIM/run/backend-0/log" && break; sleep 0.1; done
+grep "not a xenbus transition" "$SIM/run/backend-0/log" | tail -1
+grep -q "device 2/51712: backend state Connected -> InitWait is not a xenbus transition; closing" \
+	"$SIM/run/backend-0/log" || fail "the refused transition was not reported"
+sleep 1
+echo "device 2 state afterwards: $(xs xenstore-read $BE2/state) (2: InitWait again for its frontend)"
+[ "$(xs xenstore-read $BE2/state)" = 2 ] || fail "device 2 did not come back to InitWait"
+"$B/vha-frontend" --domid 2 verify --random 20 --seed 9 >/dev/null || fail "device 2 after the refused transition"
+backend_alive || fail "vha-backend died on a state off the table"
 echo "PASS"
