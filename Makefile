@@ -13,6 +13,13 @@ V ?= 0
 ifeq ($(SANITIZE),1)
 BUILD ?= build-asan
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SANITIZE),thread)
+BUILD ?= build-tsan
+# gcc warns that TSan does not model atomic_thread_fence (the ring
+# barriers in common/blkif.c). The rings are shared with another process,
+# which TSan cannot see anyway; every thread-to-thread handoff inside a
+# process goes through mutexes or atomics that it does model.
+SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -Wno-tsan
 else
 BUILD ?= build
 SAN_FLAGS :=
@@ -32,7 +39,10 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) xengntshr 2>/dev/null || pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
-CPPFLAGS += -D_GNU_SOURCE -D__XEN_TOOLS__ -Icommon/include -Ifrontend/include
+CPPFLAGS += -D_GNU_SOURCE -D__XEN_TOOLS__ -Icommon/include
+# The frontend's public headers are visible only to the layers that may use
+# them: the frontend itself, the tools and the tests (check-layers greps too).
+FRONT_CPPFLAGS := -Ifrontend/include
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fPIC -pthread -MMD -MP $(SAN_FLAGS)
 LDFLAGS += -pthread $(SAN_FLAGS)
@@ -54,6 +64,9 @@ FRONT_LIB := $(BUILD)/libvhafront.a
 PROG_LIBS := $(foreach d,$(PROGRAM_DIRS),$(call prog_lib,$d))
 PROGRAMS := $(foreach d,$(PROGRAM_DIRS),$(if $(wildcard $d/main.c),$(BUILD)/$(call prog_name,$d)))
 ALL_LIBS := $(PROG_LIBS) $(FRONT_LIB) $(COMMON_LIB)
+# What each program links, lowest layer last: no program links a layer it
+# does not use (the backend never links the frontend library).
+prog_deps = $(call prog_lib,$1) $(if $(filter frontend/cmd,$1),$(FRONT_LIB)) $(COMMON_LIB)
 
 TEST_SRCS := $(sort $(wildcard tests/*/test_*.c tests/*/*/test_*.c))
 TEST_SUPPORT_SRCS := $(wildcard tests/lib/*.c)
@@ -61,14 +74,20 @@ TEST_BINS := $(patsubst %.c,$(BUILD)/%,$(TEST_SRCS))
 
 DEPS_STAMP := $(BUILD)/.deps-installed
 
-.PHONY: all check check-unit check-headers asan check-asan fuzz check-fuzz demo bench clean help deps check-xen
+.PHONY: all check check-unit check-headers check-layers asan check-asan tsan check-tsan fuzz check-fuzz demo bench clean help deps check-xen
 all: $(PROGRAMS) $(TEST_BINS)
 
 help:
 	@echo "make            build everything (-Wall -Wextra -Werror)"
 	@echo "make check      build and run every test that can run on this machine"
+	@echo "                (includes check-headers, check-layers and the tsan multi-queue test)"
+	@echo "make check-headers  each public header compiles on its own"
+	@echo "make check-layers   fail if a layer includes a header it must not (common/ neither end,"
+	@echo "                backend/ and frontend/ not each other)"
 	@echo "make asan       build with ASan+UBSan into build-asan/"
 	@echo "make check SANITIZE=1   run the suites under ASan+UBSan"
+	@echo "make tsan       build with ThreadSanitizer into build-tsan/ (SANITIZE=thread)"
+	@echo "make check-tsan run the suites under ThreadSanitizer"
 	@echo "make fuzz       build the libFuzzer targets (clang) into build-fuzz/"
 	@echo "make demo       the main job: the simulated platform, a disk, real I/O, a summary"
 	@echo "make bench      benchmark vha against raw io_uring on the same file"
@@ -86,13 +105,15 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@$(if $(filter 0,$(V)),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
+$(BUILD)/obj/frontend/%.o $(BUILD)/obj/tools/%.o $(BUILD)/obj/tests/%.o: CPPFLAGS += $(FRONT_CPPFLAGS)
+
 $(COMMON_LIB): $(call obj,$(COMMON_SRCS))
 $(FRONT_LIB): $(call obj,$(FRONTLIB_SRCS))
 define prog_rules
 $(call prog_lib,$1): $(call obj,$(filter-out $1/main.c,$(wildcard $1/*.c)))
-$(BUILD)/$(call prog_name,$1): $(call obj,$1/main.c) $(ALL_LIBS)
+$(BUILD)/$(call prog_name,$1): $(call obj,$1/main.c) $(call prog_deps,$1)
 	@$$(if $$(filter 0,$$(V)),echo "  LD      $$@")
-	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$< $$(ALL_LIBS) $$(LDLIBS)
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$< $(call prog_deps,$1) $$(LDLIBS)
 endef
 $(foreach d,$(PROGRAM_DIRS),$(eval $(call prog_rules,$d)))
 
@@ -109,24 +130,48 @@ $(ALL_LIBS): | $(BUILD)/obj/.empty.o
 $(BUILD)/tests/%: tests/%.c $(call obj,$(TEST_SUPPORT_SRCS)) $(ALL_LIBS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(filter 0,$(V)),echo "  TEST    $@")
-	$(Q)$(CC) $(CPPFLAGS) -Itests/lib $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
+	$(Q)$(CC) $(CPPFLAGS) $(FRONT_CPPFLAGS) -Itests/lib $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(call obj,$(TEST_SUPPORT_SRCS)) $(ALL_LIBS) $(CMOCKA_LIBS) $(LDLIBS)
 
 # Each public header must compile on its own.
 PUBLIC_HEADERS := $(wildcard common/include/vha/*.h frontend/include/vha/*.h)
 check-headers: | $(DEPS_STAMP)
 	$(Q)for h in $(PUBLIC_HEADERS); do \
-		echo "#include \"$$h\"" | $(CC) $(CPPFLAGS) -I. $(filter-out -MMD -MP,$(CFLAGS)) $(PKG_CFLAGS) -x c -fsyntax-only - \
+		echo "#include \"$$h\"" | $(CC) $(CPPFLAGS) $(FRONT_CPPFLAGS) -I. $(filter-out -MMD -MP,$(CFLAGS)) $(PKG_CFLAGS) -x c -fsyntax-only - \
 			|| { echo "header $$h does not compile on its own"; exit 1; }; \
 	done
 
-check: all check-headers
+# The layering (STYLE.md rule 1), checked on every #include line: common/
+# includes neither end, backend/ and frontend/ not each other. The -I flags
+# above already keep frontend headers out of reach of common/ and backend/;
+# this also catches relative paths and backend headers.
+alt = $(subst $(space),|,$(strip $1))
+space := $(subst ,, )
+FRONT_HEADER_RE = $(call alt,$(patsubst frontend/include/%,%,$(wildcard frontend/include/vha/*.h)) frontend/[^\">]*)
+BACKEND_HEADER_RE = $(call alt,$(notdir $(wildcard backend/*.h)) backend/[^\">]*)
+check-layers:
+	$(Q)bad=0; \
+	layer() { \
+		hits=$$(grep -rnE --include='*.[ch]' "^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]([^\">]*/)?($$3)[\">]" $$1); \
+		if [ -n "$$hits" ]; then echo "check-layers: $$1/ must not include $$2:"; echo "$$hits"; bad=1; fi; \
+	}; \
+	layer common "a backend header" '$(BACKEND_HEADER_RE)'; \
+	layer common "a frontend header" '$(FRONT_HEADER_RE)'; \
+	layer backend "a frontend header" '$(FRONT_HEADER_RE)'; \
+	layer frontend "a backend header" '$(BACKEND_HEADER_RE)'; \
+	[ $$bad -eq 0 ] && echo "check-layers: ok"
+
+check: all check-headers check-layers
 	$(Q)BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run-tests.sh
 
 asan:
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 all
 check-asan:
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 check
+tsan:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=thread all
+check-tsan:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=thread check
 
 # libFuzzer targets: tests/fuzz/fuzz_*.c, built with clang against the sources
 # they exercise (not the gcc archives).
@@ -140,7 +185,7 @@ $(FUZZ_BUILD)/%: tests/fuzz/%.c $(COMMON_SRCS) $(FUZZ_EXTRA_SRCS) | $(DEPS_STAMP
 	$(Q)scripts/install-deps.sh --fuzz
 	@mkdir -p $(dir $@)
 	@$(if $(filter 0,$(V)),echo "  FUZZ    $@")
-	$(Q)clang $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
+	$(Q)clang $(CPPFLAGS) $(FRONT_CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
 		-o $@ $< $(COMMON_SRCS) $(FUZZ_EXTRA_SRCS) $(PKG_LIBS) -lrt -pthread
 check-fuzz: fuzz
 	$(Q)tests/fuzz/run-fuzz.sh $(FUZZ_BINS)
@@ -155,6 +200,6 @@ check-xen: all
 	$(Q)BUILD=$(BUILD) tests/xen/run.sh
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
 
 -include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)
