@@ -284,6 +284,12 @@ int vha_front_open(struct vha_platform *p, unsigned int devid, const struct vha_
 		vha_err("%u queues asked for; at most %u", opts->queues, MAX_QUEUES);
 		return -EINVAL;
 	}
+	if (opts->untrusted_backend && opts->buffer_pages) {
+		/* Zero-copy buffers are pool pages the backend keeps mapped: exactly what this mode rules out. */
+		vha_err("no zero-copy buffers with an untrusted backend (%u buffer pages asked for)",
+			opts->buffer_pages);
+		return -EINVAL;
+	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;

@@ -22,12 +22,8 @@ int front_pool_share(struct vha_front *f, const struct vha_front_opts *opts)
 		/*
 		 * Nothing is shared up front: nbounce is only a budget of pages
 		 * the per-request shares may hold at once (nfree counts it down).
+		 * vha_front_open refused buffer pages before the handshake.
 		 */
-		if (opts->buffer_pages) {
-			vha_err("no zero-copy buffers with an untrusted backend (%u buffer pages asked for)",
-				opts->buffer_pages);
-			return -EINVAL;
-		}
 		f->npool = 0;
 		f->nfree = f->nbounce;
 		return 0;
