@@ -7,6 +7,8 @@
 # Tests are discovered: tests/<dir>/test_*.c becomes one cmocka binary;
 # tests/<dir>/*.test.sh are integration scripts (exit 77 = skipped).
 
+# The project's one version: every program's --version prints it.
+VERSION := 0.1
 SANITIZE ?= 0
 V ?= 0
 
@@ -105,6 +107,13 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@$(if $(filter 0,$(V)),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
+VERSION_CPPFLAGS := -DVHA_VERSION='"$(VERSION)"'
+$(BUILD)/obj/common/cli.o: CPPFLAGS += $(VERSION_CPPFLAGS)
+# A new VERSION rebuilds the one object that holds it.
+$(BUILD)/obj/common/cli.o: $(BUILD)/.version-$(VERSION)
+$(BUILD)/.version-$(VERSION): | $(DEPS_STAMP)
+	$(Q)rm -f $(BUILD)/.version-* && touch $@
+
 $(BUILD)/obj/frontend/%.o $(BUILD)/obj/tools/%.o $(BUILD)/obj/tests/%.o: CPPFLAGS += $(FRONT_CPPFLAGS)
 
 $(COMMON_LIB): $(call obj,$(COMMON_SRCS))
@@ -185,7 +194,7 @@ $(FUZZ_BUILD)/%: tests/fuzz/%.c $(COMMON_SRCS) $(FUZZ_EXTRA_SRCS) | $(DEPS_STAMP
 	$(Q)scripts/install-deps.sh --fuzz
 	@mkdir -p $(dir $@)
 	@$(if $(filter 0,$(V)),echo "  FUZZ    $@")
-	$(Q)clang $(CPPFLAGS) $(FRONT_CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
+	$(Q)clang $(CPPFLAGS) $(FRONT_CPPFLAGS) $(VERSION_CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
 		-o $@ $< $(COMMON_SRCS) $(FUZZ_EXTRA_SRCS) $(PKG_LIBS) -lrt -pthread
 check-fuzz: fuzz
 	$(Q)tests/fuzz/run-fuzz.sh $(FUZZ_BINS)
