@@ -94,6 +94,7 @@ help:
 	@echo "make demo       the main job: the simulated platform, a disk, real I/O, a summary"
 	@echo "make bench      benchmark vha against raw io_uring on the same file"
 	@echo "make check-xen  the real-Xen end-to-end suite under QEMU"
+	@echo "make soak       long soak runs: 1000 attach/detach cycles, 100 backend kills under ordered writes"
 	@echo "V=1             show the commands"
 
 deps: $(DEPS_STAMP)
@@ -207,6 +208,20 @@ bench: all
 
 check-xen: all
 	$(Q)BUILD=$(BUILD) tests/xen/run.sh
+
+# Soak: helper programs tests/soak/*.c (not cmocka tests) built with `all`;
+# `make check` runs the scripts tests/soak/*.test.sh short, `make soak` long.
+SOAK_TOOLS := $(patsubst tests/soak/%.c,$(BUILD)/soak/vha-soak-%,$(wildcard tests/soak/*.c))
+all: $(SOAK_TOOLS)
+$(BUILD)/soak/vha-soak-%: tests/soak/%.c $(ALL_LIBS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@$(if $(filter 0,$(V)),echo "  LD      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
+.PHONY: soak
+soak: all
+	$(Q)BUILD=$(BUILD) VHA_SOAK_CYCLES=$${VHA_SOAK_CYCLES:-1000} VHA_SOAK_RESTARTS=$${VHA_SOAK_RESTARTS:-100} \
+		TEST_FILTER=tests/soak/ TEST_TIMEOUT=7200 tests/run-tests.sh
+-include $(wildcard $(BUILD)/soak/*.d)
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
