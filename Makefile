@@ -216,7 +216,7 @@ all: $(SOAK_TOOLS)
 $(BUILD)/soak/vha-soak-%: tests/soak/%.c $(ALL_LIBS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(filter 0,$(V)),echo "  LD      $@")
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(FRONT_CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
 .PHONY: soak
 soak: all
 	$(Q)BUILD=$(BUILD) VHA_SOAK_CYCLES=$${VHA_SOAK_CYCLES:-1000} VHA_SOAK_RESTARTS=$${VHA_SOAK_RESTARTS:-100} \
