@@ -86,6 +86,15 @@ int64_t target_size(struct target *t);
 /* Discard [offset, offset+len) synchronously. */
 int target_discard(struct target *t, uint64_t offset, uint64_t len, bool secure);
 
+/*
+ * Counters a worker writes and the main thread reads for stats.json: one
+ * writer each, so relaxed atomic loads and stores are enough (a reader sees
+ * whole, recent values; plain ++ on x86, and no data race for TSan).
+ */
+#define STAT_ADD(var, n) __atomic_store_n(&(var), __atomic_load_n(&(var), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+#define STAT_SET(var, v) __atomic_store_n(&(var), (v), __ATOMIC_RELAXED)
+#define STAT_GET(var) __atomic_load_n(&(var), __ATOMIC_RELAXED)
+
 struct queue_stats {
 	uint64_t requests, reads, writes, flushes, barriers, discards, indirect;
 	uint64_t buffered;              /* O_DIRECT device: requests on transient maps sent buffered */

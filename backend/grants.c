@@ -88,11 +88,11 @@ void *gcache_get(struct grant_cache *c, struct vha_gnttab *g, vha_domid_t domid,
 	if (e) {
 		if (e->users++ == 0)
 			lru_unlink(e);
-		c->hits++;
+		STAT_ADD(c->hits, 1);
 		*out = e;
 		return e->addr;
 	}
-	c->misses++;
+	STAT_ADD(c->misses, 1);
 	if (!c->free && (c->no_evict || c->idle.lru_next == &c->idle))
 		return NULL;    /* full and nothing may go: map this one per request */
 	/*
@@ -101,7 +101,7 @@ void *gcache_get(struct grant_cache *c, struct vha_gnttab *g, vha_domid_t domid,
 	 * evicts nothing.
 	 */
 	if (vha_gnttab_map(g, domid, 1, &ref, true, &addr) < 0) {
-		c->uncacheable++;
+		STAT_ADD(c->uncacheable, 1);
 		return NULL;
 	}
 	if (c->free) {
@@ -113,15 +113,15 @@ void *gcache_get(struct grant_cache *c, struct vha_gnttab *g, vha_domid_t domid,
 		lru_unlink(e);
 		hash_remove(c, e);
 		vha_gnttab_unmap(g, e->addr, 1);
-		c->used--;
-		c->evictions++;
+		STAT_ADD(c->used, -1);
+		STAT_ADD(c->evictions, 1);
 	}
 	e->ref = ref;
 	e->addr = addr;
 	e->users = 1;
 	e->hnext = c->buckets[bucket_of(c, ref)];
 	c->buckets[bucket_of(c, ref)] = e;
-	c->used++;
+	STAT_ADD(c->used, 1);
 	*out = e;
 	return addr;
 }

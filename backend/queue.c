@@ -49,12 +49,12 @@ static void respond(struct queue *q, const struct vha_blkif_req *req, int16_t st
 	vha_blkif_back_respond(&q->back, req->id, req->operation, status);
 	journal_respond(&q->journal, slot_of(q, req), q->back.ring.rsp_prod_pvt - 1);
 	if (status != BLKIF_RSP_OKAY)
-		q->stats.errors++;
+		STAT_ADD(q->stats.errors, 1);
 }
 
 static void reject(struct queue *q, struct vha_blkif_req *req, enum vha_blkif_reject why)
 {
-	q->stats.rejected++;
+	STAT_ADD(q->stats.rejected, 1);
 	/* A guest can send these in a loop: one line per interval per device. */
 	vha_log_ratelimited(&q->rl, VHA_LOG_WARN, "device %u/%u: rejected request (op %u, sector %llu): %s",
 			    q->dev->fe_domid, q->dev->devid, req->operation, (unsigned long long)req->sector,
@@ -109,7 +109,7 @@ static void handle_request(struct queue *q, struct inflight *s)
 	enum vha_blkif_reject why;
 	int rc;
 
-	q->stats.requests++;
+	STAT_ADD(q->stats.requests, 1);
 	why = vha_blkif_check_header(&dev->limits, req);
 	if (why == VHA_BLKIF_OK && req->indirect) {
 		rc = strategy_load_indirect(q, req);
@@ -129,7 +129,7 @@ static void handle_request(struct queue *q, struct inflight *s)
 
 	if (req->op == VHA_BLKIF_DISCARD) {
 		/* Rare and cheap on files: done inline. */
-		q->stats.discards++;
+		STAT_ADD(q->stats.discards, 1);
 		test_discard_delay();
 		rc = target_discard(&dev->target, req->sector << SECTOR_SHIFT, req->nr_sectors << SECTOR_SHIFT,
 				    req->secure);
@@ -161,13 +161,13 @@ static void handle_request(struct queue *q, struct inflight *s)
 			finish(q, s, BLKIF_RSP_ERROR);
 			return;
 		}
-		q->stats.strategy[s->strategy]++;
+		STAT_ADD(q->stats.strategy[s->strategy], 1);
 	}
 	if (req->op == VHA_BLKIF_FLUSH || req->op == VHA_BLKIF_BARRIER) {
 		if (req->op == VHA_BLKIF_FLUSH)
-			q->stats.flushes++;
+			STAT_ADD(q->stats.flushes, 1);
 		else
-			q->stats.barriers++;
+			STAT_ADD(q->stats.barriers, 1);
 		/*
 		 * Drain: the fsync starts only after every earlier SQE of this
 		 * queue completed, so an acknowledged flush covers every write
@@ -182,7 +182,7 @@ static void handle_request(struct queue *q, struct inflight *s)
 			sqe->flags |= IOSQE_IO_DRAIN | IOSQE_IO_LINK;
 			/* Tagged: its result is checked, the fsync reports. */
 			io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)s | 1);
-			q->stats.bytes_written += s->expect;
+			STAT_ADD(q->stats.bytes_written, s->expect);
 		}
 		sqe = get_sqe(q);
 		io_uring_prep_fsync(sqe, dev->target.fd, IORING_FSYNC_DATASYNC);
@@ -192,10 +192,10 @@ static void handle_request(struct queue *q, struct inflight *s)
 	}
 	sqe = get_sqe(q);
 	if (req->op == VHA_BLKIF_READ) {
-		q->stats.reads++;
+		STAT_ADD(q->stats.reads, 1);
 		io_uring_prep_readv(sqe, strategy_data_fd(q, s), s->iov, s->nr_iov, req->sector << SECTOR_SHIFT);
 	} else {
-		q->stats.writes++;
+		STAT_ADD(q->stats.writes, 1);
 		io_uring_prep_writev(sqe, strategy_data_fd(q, s), s->iov, s->nr_iov, req->sector << SECTOR_SHIFT);
 	}
 	io_uring_sqe_set_data(sqe, s);
@@ -230,7 +230,7 @@ static void take_requests(struct queue *q)
 		 */
 		if (q->grants_mapped + q->request_grants_max > q->map_budget || !(s = free_slot(q))) {
 			q->backlog = true;
-			q->stats.backlogged++;
+			STAT_ADD(q->stats.backlogged, 1);
 			break;
 		}
 		if (q->journal.hdr) {
@@ -285,9 +285,9 @@ static void reap(struct queue *q)
 			continue;
 		}
 		if (s->req.op == VHA_BLKIF_READ)
-			q->stats.bytes_read += s->expect;
+			STAT_ADD(q->stats.bytes_read, s->expect);
 		else if (s->req.op == VHA_BLKIF_WRITE)
-			q->stats.bytes_written += s->expect;
+			STAT_ADD(q->stats.bytes_written, s->expect);
 		finish(q, s, BLKIF_RSP_OKAY);
 	}
 }
@@ -305,7 +305,7 @@ static void resume_journal(struct queue *q)
 		struct inflight *s = &q->slots[rec->replay[i]];
 
 		vha_blkif_copy_request(journal_raw(&q->journal, rec->replay[i]), &s->req);
-		q->stats.resumed++;
+		STAT_ADD(q->stats.resumed, 1);
 		handle_request(q, s);
 	}
 	io_uring_submit(&q->ring);
@@ -318,7 +318,7 @@ static void push(struct queue *q)
 		free(q->recovery);
 		q->recovery = NULL;
 		vha_evtchn_notify(q->evtchn, (vha_evtchn_port_t)q->local_port);
-		q->stats.notifies_sent++;
+		STAT_ADD(q->stats.notifies_sent, 1);
 	}
 }
 
@@ -355,7 +355,7 @@ static void account_event(struct queue *q, int port, bool brought_work)
 		q->storm_spurious = 0;
 	}
 	if (!brought_work) {
-		q->stats.events_spurious++;
+		STAT_ADD(q->stats.events_spurious, 1);
 		q->storm_spurious++;
 	}
 	if (q->storm_spurious > STORM_EVENTS) {
@@ -364,7 +364,7 @@ static void account_event(struct queue *q, int port, bool brought_work)
 			q->storm_delay_ms = STORM_DELAY_MAX_MS;
 		q->masked_port = port;
 		q->unmask_at = now + q->storm_delay_ms;
-		q->stats.events_delayed++;
+		STAT_ADD(q->stats.events_delayed, 1);
 		return;
 	}
 	vha_evtchn_unmask(q->evtchn, (vha_evtchn_port_t)port);
@@ -402,7 +402,7 @@ static void *worker(void *arg)
 		RING_IDX before = q->back.ring.req_cons;
 
 		while ((port = vha_evtchn_pending(q->evtchn)) >= 0) {
-			q->stats.events_received++;
+			STAT_ADD(q->stats.events_received, 1);
 			if (event_port >= 0 && event_port != port)
 				vha_evtchn_unmask(q->evtchn, (vha_evtchn_port_t)event_port);
 			event_port = port;

@@ -46,7 +46,7 @@ int backend_write_stats(struct backend *be)
 			const struct queue *q = &dev->queues[j];
 			const struct queue_stats *s = &q->stats;
 			const struct grant_cache *c = &q->cache;
-			uint64_t lookups = c->hits + c->misses;
+			uint64_t hits = STAT_GET(c->hits), lookups = hits + STAT_GET(c->misses);
 
 			fprintf(f,
 				"%s\n  {\"queue\": %u, \"ring_pages\": %u, \"requests\": %" PRIu64 ", \"reads\": %" PRIu64
@@ -62,14 +62,14 @@ int backend_write_stats(struct backend *be)
 				", \"backlogged\": %" PRIu64 ", \"copy_budget\": %zu, \"copy_bytes\": %zu"
 				", \"grant_cache\": {\"size\": %u, \"capacity\": %u, \"hits\": %" PRIu64
 				", \"misses\": %" PRIu64 ", \"evictions\": %" PRIu64 ", \"hit_rate\": %.4f}}",
-				j ? "," : "", j, q->nr_ring_pages, s->requests, s->reads, s->writes, s->flushes,
-				s->barriers, s->discards, s->indirect, s->bytes_read, s->bytes_written, s->errors,
-				s->rejected, s->notifies_sent, s->events_received, s->events_spurious, s->events_delayed,
-				s->strategy[GS_MAP],
-				s->strategy[GS_PERSISTENT], s->strategy[GS_COPY], s->resumed, s->buffered,
-				q->nr_slots, q->map_budget, q->grants_mapped, s->grants_peak, s->backlogged, q->copy_budget,
-				q->cbuf_total, c->used, c->capacity, c->hits,
-				c->misses, c->evictions, lookups ? (double)c->hits / (double)lookups : 0.0);
+				j ? "," : "", j, q->nr_ring_pages, STAT_GET(s->requests), STAT_GET(s->reads), STAT_GET(s->writes), STAT_GET(s->flushes),
+				STAT_GET(s->barriers), STAT_GET(s->discards), STAT_GET(s->indirect), STAT_GET(s->bytes_read), STAT_GET(s->bytes_written), STAT_GET(s->errors),
+				STAT_GET(s->rejected), STAT_GET(s->notifies_sent), STAT_GET(s->events_received), STAT_GET(s->events_spurious), STAT_GET(s->events_delayed),
+				STAT_GET(s->strategy[GS_MAP]),
+				STAT_GET(s->strategy[GS_PERSISTENT]), STAT_GET(s->strategy[GS_COPY]), STAT_GET(s->resumed), STAT_GET(s->buffered),
+				q->nr_slots, q->map_budget, STAT_GET(q->grants_mapped), STAT_GET(s->grants_peak), STAT_GET(s->backlogged), q->copy_budget,
+				STAT_GET(q->cbuf_total), STAT_GET(c->used), c->capacity, hits,
+				STAT_GET(c->misses), STAT_GET(c->evictions), lookups ? (double)hits / (double)lookups : 0.0);
 		}
 		fprintf(f, "]}");
 	}

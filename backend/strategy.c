@@ -44,7 +44,7 @@ int strategy_load_indirect(struct queue *q, struct vha_blkif_req *req)
 	if (rc < 0)
 		return rc;
 	vha_blkif_load_indirect(req, pages);
-	q->stats.indirect++;
+	STAT_ADD(q->stats.indirect, 1);
 	return 0;
 }
 
@@ -126,7 +126,7 @@ static int prepare_copy(struct queue *q, struct inflight *s)
 			return -ENOBUFS;        /* over budget: the caller maps instead */
 		if (posix_memalign(&buf, VHA_PAGE_SIZE, need) != 0)
 			return -ENOBUFS;
-		q->cbuf_total = q->cbuf_total - s->cbuf_size + need;
+		STAT_SET(q->cbuf_total, q->cbuf_total - s->cbuf_size + need);
 		free(s->cbuf);
 		s->cbuf = buf;
 		s->cbuf_size = need;
@@ -172,9 +172,9 @@ static int prepare_map(struct queue *q, struct inflight *s, bool persistent)
 		if (rc < 0)
 			return rc;
 		s->nr_map = nmiss;
-		q->grants_mapped += nmiss;
+		STAT_ADD(q->grants_mapped, nmiss);
 		if (q->grants_mapped > q->stats.grants_peak)
-			q->stats.grants_peak = q->grants_mapped;
+			STAT_SET(q->stats.grants_peak, q->grants_mapped);
 		for (uint32_t j = 0; j < nmiss; j++)
 			page[miss[j]] = (char *)s->map + (size_t)j * VHA_PAGE_SIZE;
 	}
@@ -212,7 +212,7 @@ int strategy_release(struct queue *q, struct inflight *s)
 			vha_log_ratelimited(&q->rl, VHA_LOG_ERROR, "device %u/%u: cannot unmap %u grants: %s",
 					    q->dev->fe_domid, q->dev->devid, s->nr_map, strerror(-rc));
 	}
-	q->grants_mapped -= s->nr_map;
+	STAT_ADD(q->grants_mapped, -s->nr_map);
 	s->map = NULL;
 	s->nr_map = 0;
 	return rc;
@@ -228,7 +228,7 @@ int strategy_data_fd(struct queue *q, const struct inflight *s)
 	const struct target *t = &q->dev->target;
 
 	if (s->nr_map && t->bfd >= 0) {
-		q->stats.buffered++;
+		STAT_ADD(q->stats.buffered, 1);
 		return t->bfd;
 	}
 	return t->fd;

@@ -276,7 +276,7 @@ enum vha_blkif_reject vha_blkif_check_segments(const struct vha_blkif_limits *li
 		return VHA_BLKIF_REJECT_READONLY;
 
 	if (req->op == VHA_BLKIF_DISCARD) {
-		if (!range_ok(req->sector, req->nr_sectors, lim->sectors))
+		if (!range_ok(req->sector, req->nr_sectors, __atomic_load_n(&lim->sectors, __ATOMIC_ACQUIRE)))
 			return VHA_BLKIF_REJECT_PAST_END;
 		if ((req->sector | req->nr_sectors) & mask)
 			return VHA_BLKIF_REJECT_MISALIGNED;
@@ -303,7 +303,7 @@ enum vha_blkif_reject vha_blkif_check_segments(const struct vha_blkif_limits *li
 	if (req->nr_segments == 0)
 		return req->op == VHA_BLKIF_READ || req->op == VHA_BLKIF_WRITE ? VHA_BLKIF_REJECT_NO_SEGMENTS
 									    : VHA_BLKIF_OK;
-	if (!range_ok(req->sector, total, lim->sectors))
+	if (!range_ok(req->sector, total, __atomic_load_n(&lim->sectors, __ATOMIC_ACQUIRE)))
 		return VHA_BLKIF_REJECT_PAST_END;
 	if (req->sector & mask)
 		return VHA_BLKIF_REJECT_MISALIGNED;

@@ -75,7 +75,7 @@ struct vha_blkif_req {
 
 /* What the backend offers; validation is checked against this. */
 struct vha_blkif_limits {
-	uint64_t sectors;               /* disk size in 512-byte sectors */
+	uint64_t sectors;               /* disk size in 512-byte sectors (read atomically: online resize stores it) */
 	uint32_t sector_size;           /* logical sector size: 512 or 4096 */
 	uint32_t max_indirect_segments; /* 0: indirect not offered */
 	bool readonly;
