@@ -58,8 +58,19 @@ settled() {
 
 note "warm-up: $WARMUP cycles"
 for i in $(seq 1 $WARMUP); do cycle "$i"; done
-sleep 0.5
-before=$(sample)
+# stable: a sample equal (RSS aside) to the one taken 0.2 s before it.
+stable() {
+	local prev s i
+	prev=$(sample)
+	for i in $(seq 1 25); do
+		sleep 0.2
+		s=$(sample)
+		[ "$(exact "$s")" = "$(exact "$prev")" ] && break
+		prev=$s
+	done
+	echo "$s"
+}
+before=$(stable)
 # The counters must see a live device, or equal zeros would prove nothing.
 "$B/vhactl" attach --frontend-domid 1 --target "$img" >/dev/null || fail "attach (live sample)"
 "$B/vha-frontend" --domid 1 bench --rw randread --runtime 1.5 >/dev/null 2>&1 & fe=$!
