@@ -16,8 +16,13 @@
 #include <xenstore.h>
 
 #include "backend.h"
+#include "vha/cli.h"
 
-#define VHA_VERSION "0.1"
+/* Longest state directory, and room for the file names appended to it. */
+#define STATE_DIR_MAX 4096
+#define STATE_FILE_MAX (STATE_DIR_MAX + 64)
+/* Longest line of a --config file. */
+#define CONFIG_LINE_MAX 1024
 
 struct options {
 	struct backend_config cfg;
@@ -104,17 +109,18 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int parse_num(const char *name, const char *arg, unsigned long min, unsigned long max, unsigned int *out)
+static int parse_num(const char *name, const char *arg, unsigned int min, unsigned int max, unsigned int *out)
 {
-	char *end;
-	unsigned long v;
+	return vha_cli_uint(name, arg, min, max, out) < 0 ? -1 : 0;
+}
 
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno || *end || !*arg || v < min || v > max) {
-		fprintf(stderr, "vha-backend: --%s wants a number from %lu to %lu, not '%s'\n", name, min, max, arg);
+/* A byte count: the same, with k/m/g suffixes. */
+static int parse_bytes(const char *name, const char *arg, unsigned int max, unsigned int *out)
+{
+	uint64_t v;
+
+	if (vha_cli_u64(name, arg, 0, max, VHA_PARSE_SIZE, &v) < 0)
 		return -1;
-	}
 	*out = (unsigned int)v;
 	return 0;
 }
@@ -146,15 +152,15 @@ static int apply_option(struct options *o, int c, const char *arg)
 		int gs = grant_strategy_parse(arg);
 
 		if (gs < 0) {
-			fprintf(stderr, "vha-backend: unknown grant strategy '%s' (map|persistent|copy|adaptive)\n", arg);
+			vha_cli_error("unknown grant strategy '%s' (map|persistent|copy|adaptive)", arg);
 			return -1;
 		}
 		o->cfg.strategy = (enum grant_strategy)gs;
 		break;
 	}
 	case 'p': return parse_num("persistent-grants", arg, 0, 65536, &o->cfg.persistent_max);
-	case 'T': return parse_num("copy-threshold", arg, 0, 1u << 20, &o->cfg.copy_max);
-	case 'B': return parse_num("copy-buffers", arg, 0, 1u << 30, &o->cfg.copy_buffer_max);
+	case 'T': return parse_bytes("copy-threshold", arg, 1u << 20, &o->cfg.copy_max);
+	case 'B': return parse_bytes("copy-buffers", arg, 1u << 30, &o->cfg.copy_buffer_max);
 	case 'I': return parse_num("device-inflight", arg, 1, 1u << 20, &o->cfg.device_max_inflight);
 	case 'G': return parse_num("device-grants", arg, 1, 1u << 24, &o->cfg.device_max_grants);
 	case 'A': return parse_num("total-grants", arg, 1, 1u << 24, &o->cfg.total_max_grants);
@@ -166,7 +172,7 @@ static int apply_option(struct options *o, int c, const char *arg)
 	case 'l':
 		o->log_level = vha_log_parse_level(arg);
 		if (o->log_level < 0) {
-			fprintf(stderr, "vha-backend: unknown log level '%s' (error|warn|info|debug)\n", arg);
+			vha_cli_error("unknown log level '%s' (error|warn|info|debug)", arg);
 			return -1;
 		}
 		break;
@@ -179,11 +185,11 @@ static int apply_option(struct options *o, int c, const char *arg)
 static int read_config(struct options *o, const char *file)
 {
 	FILE *f = fopen(file, "r");
-	char line[1024];
+	char line[CONFIG_LINE_MAX];
 	int lineno = 0;
 
 	if (!f) {
-		fprintf(stderr, "vha-backend: cannot read config %s: %s\n", file, strerror(errno));
+		vha_cli_error("cannot read config %s: %s", file, strerror(errno));
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f)) {
@@ -211,7 +217,7 @@ static int read_config(struct options *o, const char *file)
 				break;
 		if (!opt->name || opt->val == 'c' || opt->val == 'h' || opt->val == 'V' ||
 		    (opt->has_arg == required_argument && !val)) {
-			fprintf(stderr, "vha-backend: %s:%d: unknown or incomplete setting '%s'\n", file, lineno, key);
+			vha_cli_error("%s:%d: unknown or incomplete setting '%s'", file, lineno, key);
 			fclose(f);
 			return -1;
 		}
@@ -226,7 +232,7 @@ static int read_config(struct options *o, const char *file)
 
 static int mkdir_p(const char *path)
 {
-	char buf[4096];
+	char buf[STATE_DIR_MAX];
 
 	snprintf(buf, sizeof(buf), "%s", path);
 	for (char *p = buf + 1; *p; p++) {
@@ -257,33 +263,30 @@ int main(int argc, char **argv)
 	};
 	struct backend be = { .wake_fd = -1 };
 	struct vha_platform *platform = NULL;
-	char state_dir[4096], pidfile[4200], logfile[4200];
-	int ready[2] = { -1, -1 }, sfd = -1, lock_fd = -1, c, rc = 1;
+	char state_dir[STATE_DIR_MAX], pidfile[STATE_FILE_MAX], logfile[STATE_FILE_MAX];
+	int ready[2] = { -1, -1 }, sfd = -1, lock_fd = -1, c, rc = VHA_EXIT_FAILURE;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct timespec now;
 	time_t last_stats = 0;
 	sigset_t mask;
 	FILE *pf;
 
+	vha_cli_init("vha-backend");
 	o.cfg.max_queues = ncpu < 1 ? 1 : ncpu > BACKEND_MAX_QUEUES ? BACKEND_MAX_QUEUES : (unsigned int)ncpu;
 	while ((c = getopt_long(argc, argv, "fh", long_opts, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
-			return 0;
+			return VHA_EXIT_OK;
 		}
-		if (c == 'V') {
-			printf("vha-backend %s\n", VHA_VERSION);
-			return 0;
-		}
+		if (c == 'V')
+			return vha_cli_version();
 		if (c == '?' || apply_option(&o, c, optarg) < 0) {
-			fprintf(stderr, "Try 'vha-backend --help'.\n");
-			return 2;
+			vha_cli_hint();
+			return VHA_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "vha-backend: unexpected argument '%s'\nTry 'vha-backend --help'.\n", argv[optind]);
-		return 2;
-	}
+	if (optind < argc)
+		return vha_cli_usage("unexpected argument '%s'", argv[optind]);
 	vha_log_set_threshold((enum vha_log_level)o.log_level);
 
 	/* The sim defaults its directory like the other tools. */
@@ -291,8 +294,8 @@ int main(int argc, char **argv)
 		o.platform.sim_dir = "/tmp/vha-sim";
 	rc = vha_platform_open(&o.platform, &platform);
 	if (rc < 0) {
-		fprintf(stderr, "vha-backend: %s\n", vha_platform_strerror());
-		return 1;
+		vha_cli_error("%s", vha_platform_strerror());
+		return VHA_EXIT_FAILURE;
 	}
 	/*
 	 * On a Linux dom0, O_DIRECT into a gntdev mapping that is unmapped right
@@ -319,7 +322,7 @@ int main(int argc, char **argv)
 	else
 		snprintf(state_dir, sizeof(state_dir), "/run/vha-backend");
 	if (mkdir_p(state_dir) < 0) {
-		fprintf(stderr, "vha-backend: cannot create state directory %s: %s\n", state_dir, strerror(errno));
+		vha_cli_error("cannot create state directory %s: %s", state_dir, strerror(errno));
 		goto out;
 	}
 	o.cfg.state_dir = state_dir;
@@ -340,9 +343,9 @@ int main(int argc, char **argv)
 
 			close(ready[1]);
 			if (read(ready[0], &ok, 1) == 1 && ok == 1)
-				_exit(0);
-			fprintf(stderr, "vha-backend: failed to start (see the log)\n");
-			_exit(1);
+				_exit(VHA_EXIT_OK);
+			vha_cli_error("failed to start (see the log)");
+			_exit(VHA_EXIT_FAILURE);
 		}
 		close(ready[0]);
 		setsid();
@@ -350,7 +353,7 @@ int main(int argc, char **argv)
 		snprintf(logfile, sizeof(logfile), "%s/log", state_dir);
 		if (!freopen("/dev/null", "r", stdin) || !freopen("/dev/null", "w", stdout) ||
 		    !freopen(logfile, "a", stderr))
-			_exit(1);
+			_exit(VHA_EXIT_FAILURE);
 		setvbuf(stderr, NULL, _IOLBF, 0);
 	}
 
@@ -371,10 +374,10 @@ int main(int argc, char **argv)
 		vha_err("%s", rc == -EWOULDBLOCK ? "another vha-backend serves this state directory (its lock is held)"
 						: strerror(-rc));
 		vha_err("cannot lock %s/lock; exiting", state_dir);
-		rc = 1;
+		rc = VHA_EXIT_FAILURE;
 		goto out;
 	}
-	rc = 1;
+	rc = VHA_EXIT_FAILURE;
 	if (backend_init(&be, &o.cfg, platform) < 0)
 		goto out;
 	snprintf(pidfile, sizeof(pidfile), "%s/pid", state_dir);
@@ -426,7 +429,7 @@ int main(int argc, char **argv)
 	backend_shutdown(&be);
 	backend_write_stats(&be);
 	unlink(pidfile);
-	rc = 0;
+	rc = VHA_EXIT_OK;
 out:
 	if (be.xs)
 		xs_close(be.xs);

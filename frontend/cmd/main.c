@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "vha/cli.h"
 #include "vha/front.h"
 #include "vha/log.h"
 
@@ -54,23 +56,21 @@ static void usage(FILE *out)
 		"  --no-indirect        never send indirect requests\n"
 		"  --no-persistent      do not offer persistent grants to the backend\n"
 		"  --untrusted-backend  share only dedicated per-request pages, ended after each request\n"
-		"  --log-level LEVEL    error|warn|info|debug\n");
+		"  --log-level LEVEL    error|warn|info|debug\n"
+		"  --help, --version\n"
+		"Sizes (B) take a k, m, g or t suffix.\n");
 }
 
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
+/* Bounds of the numeric options: what the code below can use, not policy. */
+#define DEVID_MAX 0x7fffffffL           /* xenstore device ids are positive ints */
+#define RING_ORDER_MAX 31u              /* a shift count; the backend decides what it offers */
+#define QUEUES_MAX 1024u
+#define IODEPTH_MAX 65536u
+#define RUNTIME_MAX_S (7 * 24 * 3600.0)
 
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	}
-	if (end == s || *end)
-		return -1;
-	*out = v;
-	return 0;
+static int parse_size(const char *name, const char *arg, uint64_t *out)
+{
+	return vha_cli_u64(name, arg, 0, UINT64_MAX, VHA_PARSE_SIZE, out);
 }
 
 /* ---------------- small helpers ---------------- */
@@ -471,7 +471,8 @@ int main(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'Q' },    { "zero-copy", no_argument, NULL, 'z' },
 		{ "no-indirect", no_argument, NULL, 'I' },     { "no-persistent", no_argument, NULL, 'N' },
 		{ "stop-file", required_argument, NULL, 'F' },  { "untrusted-backend", no_argument, NULL, 'U' },
-		{ "help", no_argument, NULL, 'h' },            { NULL, 0, NULL, 0 },
+		{ "help", no_argument, NULL, 'h' },            { "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct args a = { .domid = -1, .devid = 51712, .rw = "randread", .bs = 4096, .iodepth = 32, .runtime = 10,
 			  .rwmixread = 50 };
@@ -479,70 +480,76 @@ int main(int argc, char **argv)
 	struct vha_platform *p = NULL;
 	struct vha_front_opts fo = { 0 };
 	struct vha_front *f = NULL;
-	int c, rc;
+	uint64_t seed;
+	int c, rc, lvl;
 
+	vha_cli_init("vha-frontend");
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'P': a.platform = optarg; break;
 		case 'S': a.sim_dir = optarg; break;
-		case 'D': a.domid = atoi(optarg); break;
-		case 'd': a.devid = strtol(optarg, NULL, 10); break;
+		case 'D': if (vha_cli_int("domid", optarg, 0, VHA_DOMID_MAX, &a.domid)) goto bad; break;
+		case 'd': if (vha_cli_long("devid", optarg, 0, DEVID_MAX, &a.devid)) goto bad; break;
 		case 'v':
-			if (strncmp(optarg, "xvd", 3) || optarg[3] < 'a' || optarg[3] > 'o' || optarg[4]) {
-				fprintf(stderr, "vha-frontend: --vdev takes xvda..xvdo\n");
-				return 2;
-			}
+			if (strncmp(optarg, "xvd", 3) || optarg[3] < 'a' || optarg[3] > 'o' || optarg[4])
+				return vha_cli_usage("--vdev takes xvda..xvdo, not '%s'", optarg);
 			a.devid = (202 << 8) | ((optarg[3] - 'a') << 4);
 			break;
 		case 'l':
-			if (vha_log_parse_level(optarg) < 0)
-				return 2;
-			vha_log_set_threshold((enum vha_log_level)vha_log_parse_level(optarg));
+			lvl = vha_log_parse_level(optarg);
+			if (lvl < 0)
+				return vha_cli_usage("unknown log level '%s' (error|warn|info|debug)", optarg);
+			vha_log_set_threshold((enum vha_log_level)lvl);
 			break;
-		case 'o': if (parse_size(optarg, &a.offset)) goto bad; break;
-		case 'L': if (parse_size(optarg, &a.length)) goto bad; a.have_length = true; break;
+		case 'o': if (parse_size("offset", optarg, &a.offset)) goto bad; break;
+		case 'L': if (parse_size("length", optarg, &a.length)) goto bad; a.have_length = true; break;
 		case 'i': a.in = optarg; break;
 		case 'O': a.out = optarg; break;
 		case 'p': a.pattern = true; break;
-		case 'R': a.random_ops = strtol(optarg, NULL, 10); break;
-		case 's': a.seed = strtoul(optarg, NULL, 10); break;
-		case 'm': if (parse_size(optarg, &a.max_size)) goto bad; break;
+		case 'R': if (vha_cli_long("random", optarg, 0, LONG_MAX, &a.random_ops)) goto bad; break;
+		case 's':
+			if (vha_cli_u64("seed", optarg, 0, ULONG_MAX, 0, &seed))
+				goto bad;
+			a.seed = (unsigned long)seed;
+			break;
+		case 'm': if (parse_size("max-size", optarg, &a.max_size)) goto bad; break;
 		case 'w': a.shadow = optarg; break;
 		case 'r': a.rw = optarg; break;
-		case 'b': if (parse_size(optarg, &a.bs)) goto bad; break;
-		case 'q': a.iodepth = (unsigned int)strtoul(optarg, NULL, 10); break;
-		case 't': a.runtime = atof(optarg); break;
-		case 'x': a.rwmixread = (unsigned int)strtoul(optarg, NULL, 10); break;
+		case 'b': if (parse_size("bs", optarg, &a.bs)) goto bad; break;
+		case 'q': if (vha_cli_uint("iodepth", optarg, 1, IODEPTH_MAX, &a.iodepth)) goto bad; break;
+		case 't': if (vha_cli_double("runtime", optarg, 0, RUNTIME_MAX_S, &a.runtime)) goto bad; break;
+		case 'x': if (vha_cli_uint("rwmixread", optarg, 0, 100, &a.rwmixread)) goto bad; break;
 		case 'j': a.json = true; break;
-		case 'g': a.ring_order = (unsigned int)strtoul(optarg, NULL, 10); break;
-		case 'Q': a.queues = (unsigned int)strtoul(optarg, NULL, 10); break;
+		case 'g': if (vha_cli_uint("ring-order", optarg, 0, RING_ORDER_MAX, &a.ring_order)) goto bad; break;
+		case 'Q': if (vha_cli_uint("queues", optarg, 0, QUEUES_MAX, &a.queues)) goto bad; break;
 		case 'z': a.zero_copy = true; break;
 		case 'F': a.stop_file = optarg; break;
 		case 'I': a.no_indirect = true; break;
 		case 'N': a.no_persistent = true; break;
 		case 'U': a.untrusted_backend = true; break;
-		case 'h': usage(stdout); return 0;
+		case 'h': usage(stdout); return VHA_EXIT_OK;
+		case 'V': return vha_cli_version();
 		default: goto bad;
 		}
 	}
+	if (optind >= argc)
+		return vha_cli_usage("a command is required (info|read|write|verify|bench)");
 	if (optind != argc - 1)
-		goto bad;
+		return vha_cli_usage("unexpected argument '%s'", argv[optind + 1]);
 	a.cmd = argv[optind];
 	if (strcmp(a.cmd, "info") && strcmp(a.cmd, "read") && strcmp(a.cmd, "write") && strcmp(a.cmd, "verify") &&
 	    strcmp(a.cmd, "bench"))
-		goto bad;
+		return vha_cli_usage("unknown command '%s' (info|read|write|verify|bench)", a.cmd);
 	if (strcmp(a.rw, "randread") && strcmp(a.rw, "randwrite") && strcmp(a.rw, "read") && strcmp(a.rw, "write") &&
-	    strcmp(a.rw, "randrw")) {
-		fprintf(stderr, "vha-frontend: --rw takes randread|randwrite|read|write|randrw\n");
-		return 2;
-	}
+	    strcmp(a.rw, "randrw"))
+		return vha_cli_usage("--rw takes randread|randwrite|read|write|randrw, not '%s'", a.rw);
 
 	cfg.kind = a.platform;
 	cfg.sim_dir = a.sim_dir ? a.sim_dir : getenv("VHA_SIM_DIR") ? NULL : "/tmp/vha-sim";
 	cfg.sim_domid = a.domid >= 0 ? a.domid : getenv("VHA_SIM_DOMID") ? -1 : 1;
 	if (vha_platform_open(&cfg, &p) < 0) {
-		fprintf(stderr, "vha-frontend: %s\n", vha_platform_strerror());
-		return 1;
+		vha_cli_error("%s", vha_platform_strerror());
+		return VHA_EXIT_FAILURE;
 	}
 	fo.ring_order = a.ring_order;
 	fo.queues = a.queues;
@@ -556,9 +563,9 @@ int main(int argc, char **argv)
 	}
 	rc = vha_front_open(p, (unsigned int)a.devid, &fo, &f);
 	if (rc < 0) {
-		fprintf(stderr, "vha-frontend: cannot attach device %ld: %s\n", a.devid, strerror(-rc));
+		vha_cli_error("cannot attach device %ld: %s", a.devid, strerror(-rc));
 		vha_platform_close(p);
-		return 1;
+		return VHA_EXIT_FAILURE;
 	}
 	if (!strcmp(a.cmd, "info"))
 		rc = cmd_info(f);
@@ -576,6 +583,6 @@ int main(int argc, char **argv)
 	vha_platform_close(p);
 	return rc;
 bad:
-	fprintf(stderr, "Try 'vha-frontend --help'.\n");
-	return 2;
+	vha_cli_hint();
+	return VHA_EXIT_USAGE;
 }

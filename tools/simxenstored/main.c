@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vha/cli.h"
 #include "vha/log.h"
 #include "xsd.h"
 
@@ -30,7 +31,8 @@ static void usage(FILE *out)
 		"  --dir DIR          directory for the sockets (created if missing)\n"
 		"  --daemon           fork into the background once the socket listens\n"
 		"  --pid-file FILE    write the daemon's pid here\n"
-		"  --log-level LEVEL  error|warn|info|debug (default info)\n");
+		"  --log-level LEVEL  error|warn|info|debug (default info)\n"
+		"  --help, --version\n");
 }
 
 int main(int argc, char **argv)
@@ -38,7 +40,8 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },      { "daemon", no_argument, NULL, 'D' },
 		{ "pid-file", required_argument, NULL, 'p' }, { "log-level", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
+		{ "help", no_argument, NULL, 'h' },           { "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *pidfile = NULL;
 	bool daemonize = false;
@@ -46,6 +49,7 @@ int main(int argc, char **argv)
 	struct xsd *x;
 	int c, lvl;
 
+	vha_cli_init("vha-simxenstored");
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
@@ -53,28 +57,27 @@ int main(int argc, char **argv)
 		case 'p': pidfile = optarg; break;
 		case 'l':
 			lvl = vha_log_parse_level(optarg);
-			if (lvl < 0) {
-				fprintf(stderr, "vha-simxenstored: unknown log level '%s'\n", optarg);
-				return 2;
-			}
+			if (lvl < 0)
+				return vha_cli_usage("unknown log level '%s' (error|warn|info|debug)", optarg);
 			vha_log_set_threshold((enum vha_log_level)lvl);
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h': usage(stdout); return VHA_EXIT_OK;
+		case 'V': return vha_cli_version();
+		default: vha_cli_hint(); return VHA_EXIT_USAGE;
 		}
 	}
-	if (!dir || optind < argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind < argc)
+		return vha_cli_usage("unexpected argument '%s'", argv[optind]);
+	if (!dir)
+		return vha_cli_usage("--dir is required");
 	if (xsd_create(dir, &x) < 0)
-		return 1;
+		return VHA_EXIT_FAILURE;
 	if (daemonize) {
 		pid_t pid = fork();
 
 		if (pid < 0) {
-			perror("vha-simxenstored: fork");
-			return 1;
+			vha_cli_error("fork: %s", strerror(errno));
+			return VHA_EXIT_FAILURE;
 		}
 		if (pid > 0) {
 			/* The socket already listens, and the pid file names the daemon: the starter may go on. */
@@ -86,12 +89,12 @@ int main(int argc, char **argv)
 					fclose(f);
 				}
 			}
-			_exit(0);
+			_exit(VHA_EXIT_OK);
 		}
 		setsid();
 		/* Let go of the starter's terminal or pipe (stderr stays: the starter chose where logs go). */
 		if (!freopen("/dev/null", "r", stdin) || !freopen("/dev/null", "w", stdout))
-			return 1;
+			return VHA_EXIT_FAILURE;
 	}
 	if (pidfile && !daemonize) {
 		FILE *f = fopen(pidfile, "w");
@@ -110,5 +113,5 @@ int main(int argc, char **argv)
 	xsd_destroy(x);
 	if (pidfile)
 		unlink(pidfile);
-	return 0;
+	return VHA_EXIT_OK;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vha/cli.h"
 #include "vha/log.h"
 #include "vhactl.h"
 
@@ -53,23 +54,27 @@ int main(int argc, char **argv)
 	int opt, lvl;
 	const char *cmd;
 
+	vha_cli_init("vhactl");
 	/* Stop at the first non-option: the subcommand parses the rest. */
 	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'P': c.platform = optarg; break;
 		case 'S': c.sim_dir = optarg; break;
-		case 'D': c.domid = atoi(optarg); break;
+		case 'D':
+			if (vha_cli_int("domid", optarg, 0, VHA_DOMID_MAX, &c.domid) < 0) {
+				vha_cli_hint();
+				return VHA_EXIT_USAGE;
+			}
+			break;
 		case 'l':
 			lvl = vha_log_parse_level(optarg);
-			if (lvl < 0) {
-				fprintf(stderr, "vhactl: unknown log level '%s'\n", optarg);
-				return 2;
-			}
+			if (lvl < 0)
+				return vha_cli_usage("unknown log level '%s' (error|warn|info|debug)", optarg);
 			vha_log_set_threshold((enum vha_log_level)lvl);
 			break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("vhactl 0.1\n"); return 0;
-		default: fprintf(stderr, "Try 'vhactl --help'.\n"); return 2;
+		case 'h': usage(stdout); return VHA_EXIT_OK;
+		case 'V': return vha_cli_version();
+		default: vha_cli_hint(); return VHA_EXIT_USAGE;
 		}
 	}
 	if (!c.sim_dir)
@@ -81,7 +86,7 @@ int main(int argc, char **argv)
 	c.self_dir = n > 0 ? dirname(self) : ".";
 	if (optind >= argc) {
 		usage(stderr);
-		return 2;
+		return VHA_EXIT_USAGE;
 	}
 	cmd = argv[optind];
 	argc -= optind;
@@ -99,6 +104,5 @@ int main(int argc, char **argv)
 		return ctl_list(&c, argc, argv);
 	if (strcmp(cmd, "stats") == 0)
 		return ctl_stats(&c, argc, argv);
-	fprintf(stderr, "vhactl: unknown command '%s'\nTry 'vhactl --help'.\n", cmd);
-	return 2;
+	return vha_cli_usage("unknown command '%s'", cmd);
 }

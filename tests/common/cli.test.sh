@@ -1,0 +1,63 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The shared CLI layer as each program uses it: a bad number is a usage error
+# (exit 2, "prog: ..." and a --help hint on stderr) instead of silently 0,
+# and --version prints the one project version.
+set -u
+cd "$(dirname "$0")/../.."
+B=${VHA_BUILD:-$PWD/build}
+for bin in vha-backend vha-frontend vhactl vha-simxenstored; do
+	if [ ! -x "$B/$bin" ]; then
+		echo "skip: $B/$bin is not built"
+		exit 77
+	fi
+done
+version=$(sed -n 's/^VERSION := *//p' Makefile)
+[ -n "$version" ] || { echo "FAIL: no VERSION in the Makefile"; exit 1; }
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+failures=0
+
+# expect_usage PROG ARGS...: exit 2, "PROG: " first on stderr, then the hint.
+expect_usage() {
+	local prog=$1 rc
+	shift
+	"$B/$prog" "$@" >/dev/null 2>"$out"
+	rc=$?
+	if [ $rc -ne 2 ] || ! head -1 "$out" | grep -q "^$prog: " || ! grep -q "^Try '$prog --help'\.$" "$out"; then
+		echo "FAIL: $prog $* exited $rc with:"; cat "$out"
+		failures=$((failures + 1))
+	else
+		echo "ok: $prog $*: $(head -1 "$out")"
+	fi
+}
+
+for prog in vha-backend vha-frontend vhactl vha-simxenstored; do
+	got=$("$B/$prog" --version)
+	if [ "$got" != "$prog $version" ]; then
+		echo "FAIL: $prog --version printed '$got', want '$prog $version'"
+		failures=$((failures + 1))
+	fi
+done
+
+expect_usage vha-backend --max-queues 2x
+expect_usage vha-backend --max-queues -1
+expect_usage vha-backend --domid 99999
+expect_usage vha-backend --copy-threshold 4q
+expect_usage vha-frontend --domid abc info
+expect_usage vha-frontend --iodepth "" bench
+expect_usage vha-frontend --bs 4kb bench
+expect_usage vha-frontend --runtime soon bench
+expect_usage vha-frontend --queues 1.5 info
+expect_usage vhactl --domid 1z list
+expect_usage vhactl attach --frontend-domid abc --target /dev/null
+expect_usage vhactl attach --frontend-domid 1 --target /dev/null --timeout x
+expect_usage vhactl detach --frontend-domid 1 --devid xvdz
+expect_usage vhactl resize --frontend-domid 1 --devid 51712 --size 1000
+expect_usage vhactl sim create-domain -4
+# vha-simxenstored has no numeric option: its usage errors speak the same way.
+expect_usage vha-simxenstored --log-level loud --dir /nonexistent
+expect_usage vha-simxenstored
+
+[ $failures -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
+echo "all programs agree"

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+/* vhactl list and stats: devices in xenstore, and the backend's counters. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xenstore.h>
+
+#include "vha/sim.h"
+#include "vha/xenbus.h"
+#include "vhactl.h"
+
+/* ---------------- list / stats ---------------- */
+
+int ctl_list(struct ctl *c, int argc, char **argv)
+{
+	struct vha_platform *p;
+	struct xs_handle *xs;
+	unsigned int ndom = 0;
+	char **doms;
+
+	(void)argc;
+	(void)argv;
+	if (ctl_open_xs(c, NULL, &p, &xs) < 0)
+		return 1;
+	printf("%-8s %-8s %-6s %-8s %-14s %-14s %s\n", "backend", "frontend", "type", "devid", "backend-state",
+	       "frontend-state", "target");
+	doms = xs_directory(xs, XBT_NULL, "/local/domain", &ndom);
+	for (unsigned int i = 0; doms && i < ndom; i++) {
+		char path[CTL_XS_PATH_MAX];
+		unsigned int ntype = 0;
+		char **types;
+
+		snprintf(path, sizeof(path), "/local/domain/%s/backend", doms[i]);
+		types = xs_directory(xs, XBT_NULL, path, &ntype);
+		for (unsigned int j = 0; types && j < ntype; j++) {
+			unsigned int nfe = 0;
+			char **fes;
+
+			snprintf(path, sizeof(path), "/local/domain/%s/backend/%s", doms[i], types[j]);
+			fes = xs_directory(xs, XBT_NULL, path, &nfe);
+			for (unsigned int k = 0; fes && k < nfe; k++) {
+				unsigned int ndev = 0;
+				char **devs, dir[CTL_XS_CHILD_MAX];
+
+				snprintf(path, sizeof(path), "/local/domain/%s/backend/%s/%s", doms[i], types[j], fes[k]);
+				devs = xs_directory(xs, XBT_NULL, path, &ndev);
+				for (unsigned int l = 0; devs && l < ndev; l++) {
+					char *params = NULL, *fe_path = NULL;
+					int bst, fst = -ENOENT;
+
+					snprintf(dir, sizeof(dir), "%s/%s", path, devs[l]);
+					bst = vha_xenbus_read_state(xs, XBT_NULL, dir);
+					vha_xs_read_str(xs, XBT_NULL, dir, "params", &params);
+					if (vha_xs_read_str(xs, XBT_NULL, dir, "frontend", &fe_path) == 0)
+						fst = vha_xenbus_read_state(xs, XBT_NULL, fe_path);
+					printf("%-8s %-8s %-6s %-8s %-14s %-14s %s\n", doms[i], fes[k], types[j], devs[l],
+					       bst >= 0 ? vha_xenbus_state_name(bst) : "-",
+					       fst >= 0 ? vha_xenbus_state_name(fst) : "-", params ? params : "-");
+					free(params);
+					free(fe_path);
+				}
+				free(devs);
+			}
+			free(fes);
+		}
+		free(types);
+	}
+	free(doms);
+	ctl_close_xs(p, xs);
+	return 0;
+}
+
+/* The number after "key": in a stats.json line (0 if absent). */
+static unsigned long long jnum(const char *obj, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	p = strstr(obj, pat);
+	return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
+}
+
+static const char *stats_path(struct ctl *c, const char *dir, char *path, size_t len)
+{
+	if (dir)
+		snprintf(path, len, "%s/stats.json", dir);
+	else if ((c->platform && strcmp(c->platform, "sim") == 0) ||
+		 (!c->platform && getenv("VHA_PLATFORM") && strcmp(getenv("VHA_PLATFORM"), "sim") == 0))
+		snprintf(path, len, "%s/run/backend-%d/stats.json", c->sim_dir, c->domid);
+	else
+		snprintf(path, len, "/run/vha-backend/stats.json");
+	return path;
+}
+
+int ctl_stats(struct ctl *c, int argc, char **argv)
+{
+	static const char *const cols[] = { "requests", "reads", "writes", "flushes", "barriers", "discards",
+					    "indirect", "bytes_read", "bytes_written", "errors", "rejected",
+					    "notifies_sent", "events_received", "strategy_map", "strategy_persistent",
+					    "strategy_copy", "buffered" };
+	static const char *const heads[] = { "requests", "reads", "writes", "flushes", "barriers", "discards",
+					     "indirect", "bytes-read", "bytes-written", "errors", "rejected",
+					     "notified", "events", "map", "persistent", "copy", "buffered" };
+	char path[PATH_MAX], line[PATH_MAX], strategy[32] = "-";
+	const char *dir = NULL;
+	FILE *f;
+	unsigned int fe = 0, devid = 0;
+
+	for (int i = 1; i + 1 < argc; i++)
+		if (strcmp(argv[i], "--state-dir") == 0)
+			dir = argv[i + 1];
+	f = fopen(stats_path(c, dir, path, sizeof(path)), "r");
+	if (!f) {
+		fprintf(stderr, "vhactl stats: cannot read %s: %s (is vha-backend running?)\n", path, strerror(errno));
+		return 1;
+	}
+	printf("%-5s %-6s %-10s %-5s %5s", "fe", "devid", "strategy", "queue", "pages");
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
+		printf(" %*s", i == 7 || i == 8 ? 13 : 10, heads[i]);
+	printf(" %11s %7s\n", "cache", "hit%");
+	while (fgets(line, sizeof(line), f)) {
+		const char *q = strstr(line, "{\"queue\": "), *g;
+		char *s = strstr(line, "\"frontend\": ");
+
+		if (s) {
+			if (sscanf(s, "\"frontend\": %u, \"devid\": %u", &fe, &devid) != 2)
+				continue;
+			g = strstr(line, "\"grant_strategy\": \"");
+			if (g && sscanf(g, "\"grant_strategy\": \"%31[a-z]\"", strategy) != 1)
+				snprintf(strategy, sizeof(strategy), "-");
+			if (strstr(line, "\"persistent\": true") && strlen(strategy) < 20)
+				strcat(strategy, "+p");
+		}
+		if (!q)
+			continue;
+		g = strstr(q, "\"grant_cache\": ");
+		printf("%-5u %-6u %-10s %-5llu %5llu", fe, devid, strategy, jnum(q, "queue"), jnum(q, "ring_pages"));
+		for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+			printf(" %*llu", i == 7 || i == 8 ? 13 : 10, jnum(q, cols[i]));
+		if (g) {
+			unsigned long long hits = jnum(g, "hits"), misses = jnum(g, "misses");
+			char cache[32];
+
+			snprintf(cache, sizeof(cache), "%llu/%llu", jnum(g, "size"), jnum(g, "capacity"));
+			printf(" %11s %7.1f\n", cache, hits + misses ? 100.0 * (double)hits / (double)(hits + misses) : 0.0);
+		} else {
+			printf(" %11s %7s\n", "-", "-");
+		}
+	}
+	fclose(f);
+	return 0;
+}
