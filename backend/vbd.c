@@ -272,7 +272,8 @@ static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
 	vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "physical-sector-size", dev->target.physical_block);
 	vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "info",
 			  (dev->readonly ? VDISK_READONLY : 0) | (dev->cdrom ? VDISK_CDROM : 0));
-	if (dev->limits.discard) {
+	/* Atomic: a worker that finds the target cannot discard withdraws it at any time. */
+	if (__atomic_load_n(&dev->limits.discard, __ATOMIC_ACQUIRE)) {
 		vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "discard-granularity", 4096);
 		vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "discard-alignment", 0);
 		vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "discard-secure", dev->target.is_blockdev ? 1 : 0);

@@ -208,7 +208,7 @@ enum vha_blkif_reject vha_blkif_check_header(const struct vha_blkif_limits *lim,
 			return VHA_BLKIF_REJECT_UNSUPPORTED_OP;
 		break;
 	case VHA_BLKIF_DISCARD:
-		if (!lim->discard)
+		if (!__atomic_load_n(&lim->discard, __ATOMIC_ACQUIRE))
 			return VHA_BLKIF_REJECT_UNSUPPORTED_OP;
 		break;
 	default:
