@@ -310,7 +310,7 @@ int vha_front_open(struct vha_platform *p, unsigned int devid, const struct vha_
 		goto fail;
 	}
 	if (vha_xs_read_str(f->xs, XBT_NULL, f->dir, "backend", &f->be_dir) < 0 ||
-	    vha_xs_read_uint(f->xs, XBT_NULL, f->dir, "backend-id", UINT64_MAX, &beid) < 0 || beid > 0x7fef) {
+	    vha_xs_read_uint(f->xs, XBT_NULL, f->dir, "backend-id", UINT64_MAX, &beid) < 0 || beid > VHA_DOMID_MAX) {
 		vha_err("no device %s in this domain's xenstore (attach one first)", f->dir);
 		rc = -ENOENT;
 		goto fail;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vha/platform.h"
 #include "xsd_internal.h"
 
 /* One request on its way through the dispatcher. */
@@ -257,12 +258,12 @@ static int op_is_domain_introduced(struct request *rq)
 	return 0;
 }
 
-/* The domain id of an introduce or release: 1..0x7fef (0x7ff0 and up are Xen's special ids). */
+/* The domain id of an introduce or release: 1..VHA_DOMID_MAX (DOMID_FIRST_RESERVED and up are Xen's special ids). */
 static int guest_domid(const struct request *rq, unsigned int *domid)
 {
 	unsigned long d = body_domid(rq);
 
-	if (d == 0 || d >= 0x7ff0)
+	if (d == 0 || d > (unsigned long)VHA_DOMID_MAX)
 		return -EINVAL;
 	*domid = (unsigned int)d;
 	return 0;
