@@ -40,7 +40,8 @@ struct req_slot {
 	unsigned char *dedicated;       /* untrusted: this request's own data pages, NULL if none */
 	unsigned char *dedicated_indirect;      /* untrusted: its own indirect page, NULL if none */
 	grant_ref_t indirect_ref;
-	unsigned char raw[sizeof(blkif_request_t)];     /* as queued: resubmitted after a reconnect */
+	/* As queued (resubmitted after a reconnect); accessed as a blkif_request_t, so aligned as one. */
+	_Alignas(blkif_request_t) unsigned char raw[sizeof(blkif_request_t)];
 	vha_front_cb *cb;
 	void *opaque;
 };
