@@ -38,7 +38,11 @@ touch "$SIM/stop2"
 wait $v2 || { cat "$SIM/v2.log"; fail "the other guest's verify during the flips"; }
 echo "$flips state writes; backend RSS $rss0 -> $(rss) KiB"
 check_other "after the flips"
-[ $(($(rss) - rss0)) -lt 16384 ] || fail "backend RSS grew by more than 16 MiB"
+if [ "${SANITIZE:-0}" = 1 ]; then
+	echo "RSS not judged under ASan: its quarantine keeps freed memory (the plain build asserts it)"
+else
+	[ $(($(rss) - rss0)) -lt 16384 ] || fail "backend RSS grew by more than 16 MiB"
+fi
 
 note "2. state deleted while connected"
 xs xenstore-write "$FE/state" 1

@@ -250,7 +250,13 @@ static void test_every_setup_step_fails_cleanly(void **state)
 	assert_int_equal(test_run("%s/vha-frontend --platform sim --sim-dir %s --domid %d verify --random 200 --seed 7 >/dev/null",
 				  build, simdir, OTHER), 0);
 	assert_true(backend_alive());
+	for (unsigned int q = 0; q < 2; q++)
+		vha_gntshr_unshare(h.shr, h.ring[q], 2);
+	vha_gntshr_unshare(h.shr, h.foreign_page, 1);
+	vha_gntshr_close(h.shr);
+	vha_evtchn_close(h.ev);
 	xs_close(h.xs);
+	vha_platform_close(h.p);
 	xs_close(xs0);
 	vha_platform_close(dom0);
 }

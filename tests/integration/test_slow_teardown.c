@@ -109,6 +109,8 @@ static void test_slow_discard_stalls_no_one_else(void **state)
 	free(be);
 	xs_close(xs);
 	assert_int_equal(kill(backend_pid, 0), 0);
+	vha_front_close(f);
+	vha_platform_close(p1);
 }
 
 int main(void)
