@@ -37,11 +37,15 @@ for i in $(seq 1 "$RESTARTS"); do
 	kill -9 "$BACKEND_PID"
 	while kill -0 "$BACKEND_PID" 2>/dev/null; do sleep 0.02; done
 	# New requests to the next region; what is in flight stays for the replay.
-	kill -USR1 $wr
+	kill -USR1 $wr 2>/dev/null
 	sleep 0.15
 	rm -f "$SIM/run/backend-0/pid"
 	start_backend
-	kill -0 $wr 2>/dev/null || { cat "$SIM/writer.log"; fail "the writer failed after restart $i"; }
+	if ! kill -0 $wr 2>/dev/null; then
+		cat "$SIM/writer.log"
+		wait $wr
+		fail "the writer failed after restart $i (exit status $?; above 128 means killed by a signal)"
+	fi
 done
 sleep 0.5
 touch "$SIM/stop"
