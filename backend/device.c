@@ -30,6 +30,47 @@
 #define TOKEN_RELEASE "vha-release"
 #define TOKEN_FE_PREFIX "vha-fe:"
 
+/*
+ * Run fn in a transaction on the device's backend directory, only while its
+ * state node exists: the toolstack may remove the directory at any moment
+ * (a destroyed domain), and a plain write would create it again, leaving a
+ * device that nothing ever removes. Linux's xenbus_switch_state declines to
+ * "resurrect that directory" for the same reason. Returns fn's result,
+ * -ENOENT when the directory is gone (the device is marked dirty, so the next
+ * pass sees the removal), or -errno from xenstore.
+ */
+static int device_write(struct device *dev, int (*fn)(struct device *, xs_transaction_t, void *), void *arg)
+{
+	struct xs_handle *xs = dev->be->xs;
+	int rc = -EAGAIN;
+
+	for (int tries = 0; tries < 10 && rc == -EAGAIN; tries++) {
+		xs_transaction_t t = xs_transaction_start(xs);
+
+		if (t == XBT_NULL)
+			return -errno;
+		rc = vha_xenbus_read_state(xs, t, dev->be_path);
+		if (rc == -ENOENT) {
+			xs_transaction_end(xs, t, true);
+			dev->dirty = true;
+			return rc;
+		}
+		rc = fn(dev, t, arg);
+		if (rc < 0) {
+			xs_transaction_end(xs, t, true);
+			return rc;
+		}
+		if (!xs_transaction_end(xs, t, false))
+			rc = -errno;
+	}
+	return rc;
+}
+
+static int write_error(struct device *dev, xs_transaction_t t, void *msg)
+{
+	return vha_xs_printf(dev->be->xs, t, dev->be_path, "error", "%s", (const char *)msg);
+}
+
 void device_error(struct device *dev, const char *fmt, ...)
 {
 	char msg[256];
@@ -41,7 +82,7 @@ void device_error(struct device *dev, const char *fmt, ...)
 	/* It can quote guest-written nodes: no control characters in the log or the error node. */
 	vha_sanitize(msg, msg, sizeof(msg));
 	vha_log_ratelimited(&dev->rl, VHA_LOG_ERROR, "device %u/%u: %s", dev->fe_domid, dev->devid, msg);
-	vha_xs_printf(dev->be->xs, XBT_NULL, dev->be_path, "error", "%s", msg);
+	device_write(dev, write_error, msg);
 }
 
 static int be_state(struct device *dev)
@@ -49,25 +90,36 @@ static int be_state(struct device *dev)
 	return vha_xenbus_read_state(dev->be->xs, XBT_NULL, dev->be_path);
 }
 
+struct state_write {
+	int to;
+	char refused[128];      /* set when the table refused the move (STYLE.md 7) */
+};
+
+static int write_state(struct device *dev, xs_transaction_t t, void *arg)
+{
+	struct state_write *w = arg;
+	struct xs_handle *xs = dev->be->xs;
+	int rc = vha_xenbus_switch_state(xs, t, dev->be_path, VHA_XENBUS_BACKEND, VHA_XENBUS_STATE_FROM_NODE, w->to);
+
+	w->refused[0] = '\0';
+	if (rc == -EPERM) {
+		/* Off the table: someone moved the state under us. Closing, with the reason. */
+		snprintf(w->refused, sizeof(w->refused), "backend state %s -> %s is not a xenbus transition; closing",
+			 vha_xenbus_state_name(vha_xenbus_read_state(xs, t, dev->be_path)),
+			 vha_xenbus_state_name(w->to));
+		return vha_xenbus_fail(xs, t, dev->be_path, VHA_XENBUS_BACKEND, w->refused);
+	}
+	if (rc == -EINVAL)      /* the node holds no state: nothing to check a transition against */
+		return vha_xenbus_write_state(xs, t, dev->be_path, w->to);
+	return rc;
+}
+
 void device_set_state(struct device *dev, int state)
 {
-	struct xs_handle *xs = dev->be->xs;
-	int rc = vha_xenbus_switch_state(xs, XBT_NULL, dev->be_path, VHA_XENBUS_BACKEND, VHA_XENBUS_STATE_FROM_NODE,
-					 state);
-	char msg[128];
-	int cur;
+	struct state_write w = { .to = state };
 
-	if (rc == -EPERM) {
-		/* Off the table (STYLE.md 7): someone moved the state under us. Closing, with the reason. */
-		cur = be_state(dev);
-		snprintf(msg, sizeof(msg), "backend state %s -> %s is not a xenbus transition; closing",
-			 vha_xenbus_state_name(cur), vha_xenbus_state_name(state));
-		vha_log_ratelimited(&dev->rl, VHA_LOG_WARN, "device %u/%u: %s", dev->fe_domid, dev->devid, msg);
-		vha_xenbus_fail(xs, XBT_NULL, dev->be_path, VHA_XENBUS_BACKEND, msg);
-	} else if (rc == -ENOENT || rc == -EINVAL) {
-		/* No state node yet, or not a state: nothing to check a transition against. */
-		vha_xenbus_write_state(xs, XBT_NULL, dev->be_path, state);
-	}
+	if (device_write(dev, write_state, &w) == 0 && w.refused[0])
+		vha_log_ratelimited(&dev->rl, VHA_LOG_WARN, "device %u/%u: %s", dev->fe_domid, dev->devid, w.refused);
 }
 
 /*
@@ -145,6 +197,8 @@ static bool evaluate(struct device *dev)
 			return true;
 		dev->stopping = false;
 		device_set_state(dev, XenbusStateClosed);
+		/* What follows must see Closed: the stale Closing read above would close it all over again. */
+		state = XenbusStateClosed;
 	}
 	if (!dev->fe_path && vha_xs_read_str(xs, XBT_NULL, dev->be_path, "frontend", &dev->fe_path) < 0) {
 		return true;    /* not fully written yet */

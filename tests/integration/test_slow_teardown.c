@@ -8,6 +8,11 @@
  * 2 must connect and verify its disk while guest 1's discard still runs. A
  * main thread that joined guest 1's worker would hold guest 2 up for the
  * whole delay.
+ *
+ * Once Closed, the backend's state node must not move again: a toolstack
+ * waiting for Closed removes the directory at once, and a later write
+ * (Closed -> Closing -> Closed, as a stale re-evaluation once did) both
+ * tells it the wrong thing and brings the removed directory back.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -38,6 +44,25 @@ static pid_t backend_pid;
 static void on_done(void *opaque, int status)
 {
 	*(int *)opaque = status == 0 ? 1 : -1;
+}
+
+/* Watch events on path until `until` (test_now() seconds); drains the first (registration) event too. */
+static unsigned int count_watch_events(struct xs_handle *xs, double until)
+{
+	unsigned int n = 0;
+	char **ev;
+
+	while (test_now() < until) {
+		struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
+
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		while ((ev = xs_check_watch(xs)) != NULL) {
+			n++;
+			free(ev);
+		}
+	}
+	return n;
 }
 
 static int setup(void **state)
@@ -90,6 +115,12 @@ static void test_slow_discard_stalls_no_one_else(void **state)
 	xs = vha_platform_xs_open(p1);
 	assert_non_null(xs);
 	assert_int_equal(vha_xs_read_str(xs, XBT_NULL, "device/vbd/51712", "backend", &be), 0);
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/state", be);
+		assert_true(xs_watch(xs, path, "be-state"));
+	}
 	t0 = test_now();
 	vha_xenbus_write_state(xs, XBT_NULL, "device/vbd/51712", XenbusStateClosing);
 
@@ -106,6 +137,14 @@ static void test_slow_discard_stalls_no_one_else(void **state)
 	assert_int_equal(vha_xenbus_read_state(xs, XBT_NULL, be), XenbusStateClosed);
 	printf("guest 1's device Closed %.2f s after it asked\n", test_now() - t0);
 	assert_true(test_now() - t0 >= DELAY_MS / 1000.0 - 1);
+	{
+		/* Registration, Closing, Closed: three writes' worth of events, and none after. */
+		unsigned int events = count_watch_events(xs, test_now() + 1.5);
+
+		printf("backend state node events since guest 1 closed: %u (registration, Closing, Closed)\n", events);
+		assert_int_equal(events, 3);
+		assert_int_equal(vha_xenbus_read_state(xs, XBT_NULL, be), XenbusStateClosed);
+	}
 	free(be);
 	xs_close(xs);
 	assert_int_equal(kill(backend_pid, 0), 0);
