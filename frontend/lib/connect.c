@@ -69,6 +69,81 @@ static int wait_backend(struct vha_front *f, int want1, int want2, double timeou
 	return st;
 }
 
+/*
+ * The state this frontend's node holds now, in t. A node that holds no
+ * state (missing, or garbage) counts as Unknown: the table then leads only
+ * to Closing and Closed.
+ */
+static int front_state(struct vha_front *f, xs_transaction_t t)
+{
+	int st = vha_xenbus_read_state(f->xs, t, f->dir);
+
+	return st >= 0 ? st : XenbusStateUnknown;
+}
+
+/*
+ * Move this frontend's own state from `from` to `to` through the xenbus
+ * table, in t (STYLE.md rule 7). A move off the table is not made: the
+ * device goes to Closing with an error node that names the refused move
+ * (vha_xenbus_fail, in the same t), and -EPROTO is returned. Other errors
+ * are -errno from xenstore. Logs the refusal.
+ */
+static int front_switch_state(struct vha_front *f, xs_transaction_t t, int from, int to)
+{
+	char why[VHA_XENBUS_ERROR_MAX + 1];
+	int rc;
+
+	rc = vha_xenbus_switch_state(f->xs, t, f->dir, VHA_XENBUS_FRONTEND, from, to);
+	if (rc != -EPERM)
+		return rc;
+	snprintf(why, sizeof(why), "frontend state %s -> %s is not a xenbus transition; closing",
+		 vha_xenbus_state_name(from), vha_xenbus_state_name(to));
+	vha_err("device %s: %s", f->dir, why);
+	rc = vha_xenbus_fail(f->xs, t, f->dir, VHA_XENBUS_FRONTEND, why);
+	return rc < 0 ? rc : -EPROTO;
+}
+
+/* front_switch_state from whatever the node holds now (outside a transaction). */
+static int front_set_state(struct vha_front *f, int to)
+{
+	return front_switch_state(f, XBT_NULL, front_state(f, XBT_NULL), to);
+}
+
+/*
+ * Start (over) at Initialising. The table leads there only from Closed: a
+ * frontend still Connected (its backend restarted), Initialised (an attempt
+ * that failed) or in whatever state a process that died left behind closes
+ * first. Both moves happen in one transaction, so the backend sees a single
+ * change to Initialising, as it always has. 0, -EPROTO (refused, see
+ * front_switch_state) or -errno.
+ */
+static int front_start_over(struct vha_front *f)
+{
+	xs_transaction_t t;
+	int rc, st;
+
+	for (int tries = 0;; tries++) {
+		t = xs_transaction_start(f->xs);
+		if (t == XBT_NULL)
+			return -errno;
+		st = front_state(f, t);
+		rc = 0;
+		if (st != XenbusStateInitialising && st != XenbusStateClosed)
+			rc = front_switch_state(f, t, st, XenbusStateClosed);
+		if (rc == 0 && st != XenbusStateInitialising)
+			rc = front_switch_state(f, t, XenbusStateClosed, XenbusStateInitialising);
+		/* A refusal wrote the error node and Closing in t: keep them. */
+		if (rc < 0 && rc != -EPROTO) {
+			xs_transaction_end(f->xs, t, true);
+			return rc;
+		}
+		if (xs_transaction_end(f->xs, t, false))
+			return rc;
+		if (errno != EAGAIN || tries > 50)
+			return -errno;
+	}
+}
+
 /* Unshare the rings and unbind their ports; the pool and slots stay. */
 static void teardown_rings(struct vha_front *f)
 {
@@ -137,15 +212,30 @@ static void read_geometry(struct vha_front *f)
 	f->info.discard = v != 0;
 }
 
-/* Write the rings of every queue, then Initialised, in one transaction. */
+/*
+ * Write the rings of every queue and Initialised, in one transaction. 0,
+ * -EPROTO when the table refuses Initialised (no rings published), -errno.
+ */
 static int publish_rings(struct vha_front *f, unsigned int order)
 {
 	xs_transaction_t t;
+	int rc;
 
 	for (int tries = 0;; tries++) {
 		t = xs_transaction_start(f->xs);
 		if (t == XBT_NULL)
 			return -errno;
+		rc = front_switch_state(f, t, front_state(f, t), XenbusStateInitialised);
+		if (rc == -EPROTO) {
+			/* Refused: publish no rings, only the error node and Closing. */
+			if (xs_transaction_end(f->xs, t, false) || errno != EAGAIN || tries > 50)
+				return rc;
+			continue;
+		}
+		if (rc < 0) {
+			xs_transaction_end(f->xs, t, true);
+			return rc;
+		}
 		if (order > 0)
 			vha_xs_write_uint(f->xs, t, f->dir, "ring-page-order", order);
 		else
@@ -174,7 +264,6 @@ static int publish_rings(struct vha_front *f, unsigned int order)
 		/* The pool is granted once and reused: exactly what persistent grants ask of a frontend. */
 		vha_xs_write_uint(f->xs, t, f->dir, "feature-persistent", f->info.persistent ? 1 : 0);
 		vha_xs_printf(f->xs, t, f->dir, "protocol", "%s", VHA_BLKIF_PROTOCOL_NATIVE);
-		vha_xenbus_write_state(f->xs, t, f->dir, XenbusStateInitialised);
 		if (xs_transaction_end(f->xs, t, false))
 			return 0;
 		if (errno != EAGAIN || tries > 50)
@@ -193,9 +282,9 @@ static int handshake(struct vha_front *f, bool reconnect)
 	uint64_t v, order, nq;
 	int rc, st;
 
-	st = vha_xenbus_read_state(f->xs, XBT_NULL, f->dir);
-	if (st != XenbusStateInitialising)
-		vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateInitialising);
+	rc = front_start_over(f);
+	if (rc < 0)
+		return rc;
 	if (wait_backend(f, XenbusStateInitWait, XenbusStateInitWait, timeout) < 0) {
 		st = vha_xenbus_read_state(f->xs, XBT_NULL, f->be_dir);
 		vha_err("backend %s did not reach InitWait within %u ms (state %s)", f->be_dir, f->timeout_ms,
@@ -264,8 +353,7 @@ static int handshake(struct vha_front *f, bool reconnect)
 		return -ETIMEDOUT;
 	}
 	read_geometry(f);
-	vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateConnected);
-	return 0;
+	return front_set_state(f, XenbusStateConnected);
 }
 
 int vha_front_open(struct vha_platform *p, unsigned int devid, const struct vha_front_opts *opts,
@@ -345,7 +433,7 @@ int vha_front_open(struct vha_platform *p, unsigned int devid, const struct vha_
 	return 0;
 fail:
 	if (f->xs)
-		vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateClosed);
+		front_set_state(f, XenbusStateClosed);
 	release(f);
 	return rc;
 }
@@ -364,12 +452,12 @@ void vha_front_close(struct vha_front *f)
 	drain = f->timeout_ms < 5000 ? f->timeout_ms / 1000.0 : 5.0;
 	for (double end = now_s() + drain; f->inflight && !f->broken && now_s() < end;)
 		vha_front_poll(f, 100);
-	vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateClosing);
+	front_set_state(f, XenbusStateClosing);
 	if (wait_backend(f, XenbusStateClosed, XenbusStateClosing, f->timeout_ms / 1000.0) < 0)
 		vha_warn("backend %s did not close; ending the grants anyway", f->be_dir);
 	else
 		wait_backend(f, XenbusStateClosed, XenbusStateClosed, 1);
-	vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateClosed);
+	front_set_state(f, XenbusStateClosed);
 	if (f->inflight)
 		vha_warn("device %s: %u request(s) never answered; failing them", f->dir, f->inflight);
 	front_fail_outstanding(f);

@@ -89,7 +89,10 @@ typedef void vha_front_cb(void *opaque, int status);
 /*
  * Attach to device/vbd/<devid> of our domain and go Connected. Waits for the
  * backend (InitWait, then Connected) up to opts->timeout_ms. -ENOENT: no
- * such device; -ETIMEDOUT: the backend did not answer. Logs errors.
+ * such device; -ETIMEDOUT: the backend did not answer; -EPROTO: a move of
+ * this frontend's state that the xenbus table refuses (someone else wrote
+ * the state node): the device is closed with an `error` node saying which.
+ * Logs errors.
  */
 int vha_front_open(struct vha_platform *p, unsigned int devid, const struct vha_front_opts *opts,
 		   struct vha_front **out);
