@@ -209,6 +209,17 @@ bench: all
 check-xen: all
 	$(Q)BUILD=$(BUILD) tests/xen/run.sh
 
+# Guest-side tools of the real-Xen suite: tests/xen/*.c other than the cmocka
+# tests become $(BUILD)/tests/xen/vha-<name> with `all` (linked like
+# vha-frontend: the frontend library and common); run.sh copies them into
+# the guest image.
+XEN_TOOLS := $(patsubst tests/xen/%.c,$(BUILD)/tests/xen/vha-%,$(filter-out tests/xen/test_%.c,$(wildcard tests/xen/*.c)))
+all: $(XEN_TOOLS)
+$(BUILD)/tests/xen/vha-%: tests/xen/%.c $(FRONT_LIB) $(COMMON_LIB) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@$(if $(filter 0,$(V)),echo "  LD      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(FRONT_CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(FRONT_LIB) $(COMMON_LIB) $(LDLIBS)
+
 # Soak: helper programs tests/soak/*.c (not cmocka tests) built with `all`;
 # `make check` runs the scripts tests/soak/*.test.sh short, `make soak` long.
 SOAK_TOOLS := $(patsubst tests/soak/%.c,$(BUILD)/soak/vha-soak-%,$(wildcard tests/soak/*.c))
