@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vha/cli.h"
 
@@ -125,6 +126,18 @@ int vha_cli_usage(const char *fmt, ...)
 	va_end(ap);
 	vha_cli_hint();
 	return VHA_EXIT_USAGE;
+}
+
+int vha_cli_bad_option(int c, char *const argv[])
+{
+	const char *arg = optind > 0 && argv[optind - 1] != NULL ? argv[optind - 1] : "";
+	char letter[3] = { '-', (char)optopt, '\0' };
+	/* A long option is named as typed; a short one (maybe in a cluster) by its letter. */
+	const char *name = strncmp(arg, "--", 2) == 0 || optopt == 0 ? arg : letter;
+
+	if (c == ':')
+		return vha_cli_usage("option '%s' needs an argument", name);
+	return vha_cli_usage("unknown option '%s'", name);
 }
 
 /* "--name", or the name as given when it is a phrase ("sim create-domain N"). */

@@ -121,7 +121,7 @@ static int cmd_info(struct vha_front *f)
 	printf("discard:              %s\n", i->discard ? "yes" : "no");
 	printf("indirect segments:    %u offered\n", i->max_indirect_segments);
 	printf("persistent grants:    %s\n", i->persistent ? "yes" : "no");
-	return 0;
+	return VHA_EXIT_OK;
 }
 
 static int cmd_read(struct vha_front *f, struct args *a)
@@ -134,9 +134,11 @@ static int cmd_read(struct vha_front *f, struct args *a)
 	int rc = 0;
 
 	if (!buf || !out) {
-		fprintf(stderr, "vha-frontend: %s: %s\n", a->out ? a->out : "buffer", strerror(errno));
+		vha_cli_error("read: %s: %s", a->out ? a->out : "buffer", strerror(errno));
 		free(buf);
-		return 1;
+		if (out && a->out)
+			fclose(out);
+		return VHA_EXIT_FAILURE;
 	}
 	for (uint64_t done = 0; done < len && rc == 0; done += chunk) {
 		size_t n = len - done < chunk ? (size_t)(len - done) : chunk;
@@ -146,25 +148,27 @@ static int cmd_read(struct vha_front *f, struct args *a)
 			rc = -EIO;
 	}
 	if (rc)
-		fprintf(stderr, "vha-frontend: read failed: %s\n", strerror(-rc));
+		vha_cli_error("read failed: %s", strerror(-rc));
 	if (a->out)
 		fclose(out);
 	free(buf);
-	return rc ? 1 : 0;
+	return rc ? VHA_EXIT_FAILURE : VHA_EXIT_OK;
 }
 
 static int cmd_write(struct vha_front *f, struct args *a)
 {
 	size_t chunk = 1 << 20, n;
 	unsigned char *buf = calloc(1, chunk);
-	FILE *in = a->in ? fopen(a->in, "r") : NULL;
+	FILE *in = fopen(a->in, "r");   /* main made sure there is an --in */
 	uint64_t off = a->offset;
 	int rc = 0;
 
 	if (!buf || !in) {
-		fprintf(stderr, "vha-frontend write: needs --in FILE (%s)\n", a->in ? strerror(errno) : "missing");
+		vha_cli_error("write: %s: %s", buf ? a->in : "buffer", strerror(errno));
 		free(buf);
-		return a->in ? 1 : 2;
+		if (in)
+			fclose(in);
+		return VHA_EXIT_FAILURE;
 	}
 	while (rc == 0 && (n = fread(buf, 1, chunk, in)) > 0) {
 		size_t padded = (n + 511) & ~(size_t)511;
@@ -176,10 +180,10 @@ static int cmd_write(struct vha_front *f, struct args *a)
 	if (rc == 0)
 		rc = vha_front_flush(f);
 	if (rc)
-		fprintf(stderr, "vha-frontend: write failed: %s\n", strerror(-rc));
+		vha_cli_error("write failed: %s", strerror(-rc));
 	fclose(in);
 	free(buf);
-	return rc ? 1 : 0;
+	return rc ? VHA_EXIT_FAILURE : VHA_EXIT_OK;
 }
 
 static int verify_pattern(struct vha_front *f, struct args *a)
@@ -191,8 +195,12 @@ static int verify_pattern(struct vha_front *f, struct args *a)
 	int rc = 0;
 	double t0 = now_s();
 
-	if (!w || !r)
-		return 1;
+	if (!w || !r) {
+		vha_cli_error("verify: out of memory");
+		free(w);
+		free(r);
+		return VHA_EXIT_FAILURE;
+	}
 	/* Every 8 bytes hold their own offset: a misplaced block shows up as the wrong number. */
 	for (uint64_t done = 0; done < len && rc == 0; done += chunk) {
 		size_t n = len - done < chunk ? (size_t)(len - done) : chunk;
@@ -214,7 +222,7 @@ static int verify_pattern(struct vha_front *f, struct args *a)
 
 			memcpy(&got, r + k, 8);
 			if (got != v) {
-				fprintf(stderr, "vha-frontend verify: mismatch at byte %" PRIu64 "\n", done + k);
+				vha_cli_error("verify: mismatch at byte %" PRIu64, done + k);
 				rc = -EILSEQ;
 			}
 		}
@@ -223,10 +231,10 @@ static int verify_pattern(struct vha_front *f, struct args *a)
 		printf("pattern verify: %.1f MiB written and read back in %.2f s: OK\n", (double)len / 1048576,
 		       now_s() - t0);
 	else
-		fprintf(stderr, "vha-frontend verify: FAILED: %s\n", strerror(-rc));
+		vha_cli_error("verify: FAILED: %s", strerror(-rc));
 	free(w);
 	free(r);
-	return rc ? 1 : 0;
+	return rc ? VHA_EXIT_FAILURE : VHA_EXIT_OK;
 }
 
 static int verify_random(struct vha_front *f, struct args *a)
@@ -240,9 +248,10 @@ static int verify_random(struct vha_front *f, struct args *a)
 	int rc = 0;
 
 	if (!shadow || !buf || max < ss || max % ss) {
-		fprintf(stderr, "vha-frontend verify: cannot set up (size %" PRIu64 ", --max-size %" PRIu64 ")\n", size,
-			max);
-		return 1;
+		vha_cli_error("verify: cannot set up (size %" PRIu64 ", --max-size %" PRIu64 ")", size, max);
+		free(shadow);
+		free(buf);
+		return VHA_EXIT_FAILURE;
 	}
 	sf = a->shadow ? fopen(a->shadow, "r") : NULL;
 	if (sf) {
@@ -255,8 +264,7 @@ static int verify_random(struct vha_front *f, struct args *a)
 
 			rc = disk ? vha_front_read(f, 0, disk, size) : -ENOMEM;
 			if (rc == 0 && memcmp(disk, shadow, size) != 0) {
-				fprintf(stderr, "vha-frontend verify: the disk differs from the saved shadow %s\n",
-					a->shadow);
+				vha_cli_error("verify: the disk differs from the saved shadow %s", a->shadow);
 				rc = -EILSEQ;
 			}
 			free(disk);
@@ -284,8 +292,7 @@ static int verify_random(struct vha_front *f, struct args *a)
 		} else {
 			rc = vha_front_read(f, off, buf, len);
 			if (rc == 0 && memcmp(buf, shadow + off, len) != 0) {
-				fprintf(stderr, "vha-frontend verify: data mismatch reading %" PRIu64 " bytes at %" PRIu64 "\n",
-					len, off);
+				vha_cli_error("verify: data mismatch reading %" PRIu64 " bytes at %" PRIu64, len, off);
 				rc = -EILSEQ;
 			}
 			reads++;
@@ -303,10 +310,10 @@ static int verify_random(struct vha_front *f, struct args *a)
 	if (rc == 0)
 		printf("random verify: %ld writes and %ld reads checked against the shadow, flushed: OK\n", writes, reads);
 	else
-		fprintf(stderr, "vha-frontend verify: FAILED: %s\n", strerror(-rc));
+		vha_cli_error("verify: FAILED: %s", strerror(-rc));
 	free(shadow);
 	free(buf);
-	return rc ? 1 : 0;
+	return rc ? VHA_EXIT_FAILURE : VHA_EXIT_OK;
 }
 
 /* ---------------- bench ---------------- */
@@ -364,28 +371,29 @@ static int cmd_bench(struct vha_front *f, struct args *a)
 	double t0, elapsed;
 	int rc = 0;
 
-	if (bs == 0 || bs % info->sector_size || bs > size || a->iodepth == 0) {
-		fprintf(stderr, "vha-frontend bench: --bs must be a multiple of %u up to the disk size, --iodepth >= 1\n",
-			info->sector_size);
-		return 2;
-	}
+	/* Usage errors, though only the disk's geometry tells. */
+	if (bs == 0 || bs % info->sector_size || bs > size)
+		return vha_cli_usage("bench: --bs wants a multiple of %u up to the disk size (%" PRIu64 "), not %" PRIu64,
+				     info->sector_size, size, bs);
 	/* An I/O larger than one request goes out as several, as a block layer splits it. */
 	max = vha_front_max_io(f);
 	nparts = (unsigned int)((bs + max - 1) / max);
-	if (mix < 100 && info->readonly) {
-		fprintf(stderr, "vha-frontend bench: the disk is read-only\n");
-		return 2;
-	}
+	if (mix < 100 && info->readonly)
+		return vha_cli_usage("bench: the disk is read-only: --rw takes randread|read, not '%s'", a->rw);
 	b.lat = malloc(sizeof(double) * b.cap);
 	ios = calloc(a->iodepth, sizeof(*ios));
-	if (!b.lat || !ios)
-		return 1;
+	if (!b.lat || !ios) {
+		vha_cli_error("bench: out of memory");
+		return VHA_EXIT_FAILURE;
+	}
 	rng_state = 0x9e3779b97f4a7c15ull;
 	for (unsigned int i = 0; i < a->iodepth; i++) {
 		ios[i].b = &b;
 		ios[i].buf = a->zero_copy ? vha_front_buf_alloc(f, bs) : aligned_alloc(4096, bs);
-		if (!ios[i].buf)
-			return 1;
+		if (!ios[i].buf) {
+			vha_cli_error("bench: cannot allocate %" PRIu64 " bytes of I/O buffer", bs);
+			return VHA_EXIT_FAILURE;
+		}
 		fill_random(ios[i].buf, bs);
 	}
 	t0 = now_s();
@@ -415,15 +423,15 @@ static int cmd_bench(struct vha_front *f, struct args *a)
 				rc = vha_front_submit(f, io->is_read ? VHA_FRONT_READ : VHA_FRONT_WRITE, off + o,
 						      io->buf + o, (size_t)n, bench_cb, io);
 				if (rc < 0) {
-					fprintf(stderr, "vha-frontend bench: submit: %s\n", strerror(-rc));
-					return 1;
+					vha_cli_error("bench: submit: %s", strerror(-rc));
+					return VHA_EXIT_FAILURE;
 				}
 			}
 		}
 		rc = vha_front_poll(f, 100);
 		if (rc < 0) {
-			fprintf(stderr, "vha-frontend bench: device failed: %s\n", strerror(-rc));
-			return 1;
+			vha_cli_error("bench: device failed: %s", strerror(-rc));
+			return VHA_EXIT_FAILURE;
 		}
 	}
 	elapsed = now_s() - t0;
@@ -449,7 +457,7 @@ static int cmd_bench(struct vha_front *f, struct args *a)
 	}
 	free(ios);
 	free(b.lat);
-	return b.errors ? 1 : 0;
+	return b.errors ? VHA_EXIT_FAILURE : VHA_EXIT_OK;
 }
 
 /* ---------------- main ---------------- */
@@ -484,7 +492,8 @@ int main(int argc, char **argv)
 	int c, rc, lvl;
 
 	vha_cli_init("vha-frontend");
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;     /* getopt's complaints go through vha_cli_bad_option */
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'P': a.platform = optarg; break;
 		case 'S': a.sim_dir = optarg; break;
@@ -529,7 +538,7 @@ int main(int argc, char **argv)
 		case 'U': a.untrusted_backend = true; break;
 		case 'h': usage(stdout); return VHA_EXIT_OK;
 		case 'V': return vha_cli_version();
-		default: goto bad;
+		default: return vha_cli_bad_option(c, argv);
 		}
 	}
 	if (optind >= argc)
@@ -543,6 +552,8 @@ int main(int argc, char **argv)
 	if (strcmp(a.rw, "randread") && strcmp(a.rw, "randwrite") && strcmp(a.rw, "read") && strcmp(a.rw, "write") &&
 	    strcmp(a.rw, "randrw"))
 		return vha_cli_usage("--rw takes randread|randwrite|read|write|randrw, not '%s'", a.rw);
+	if (!strcmp(a.cmd, "write") && !a.in)
+		return vha_cli_usage("write needs --in FILE");
 
 	cfg.kind = a.platform;
 	cfg.sim_dir = a.sim_dir ? a.sim_dir : getenv("VHA_SIM_DIR") ? NULL : "/tmp/vha-sim";

@@ -55,6 +55,52 @@ expect_usage vhactl attach --frontend-domid 1 --target /dev/null --timeout x
 expect_usage vhactl detach --frontend-domid 1 --devid xvdz
 expect_usage vhactl resize --frontend-domid 1 --devid 51712 --size 1000
 expect_usage vhactl sim create-domain -4
+# One usage error per vha-frontend command, caught before any device is opened.
+expect_usage vha-frontend --vdev xvdz info
+expect_usage vha-frontend --offset 1x read
+expect_usage vha-frontend write
+expect_usage vha-frontend --random many verify
+expect_usage vha-frontend --rw sideways bench
+expect_usage vha-frontend --bogus info
+expect_usage vha-frontend info --ring-order
+expect_usage vha-frontend
+expect_usage vha-frontend frobnicate
+# One per vhactl subcommand (and getopt's own refusals, in the same voice).
+expect_usage vhactl
+expect_usage vhactl frobnicate
+expect_usage vhactl --bogus list
+expect_usage vhactl sim
+expect_usage vhactl sim frobnicate
+expect_usage vhactl sim status extra
+expect_usage vhactl sim create-domain 5 --color red
+expect_usage vhactl sim destroy-domain 0
+expect_usage vhactl attach --frontend-domid 1 --target /dev/null --mode x
+expect_usage vhactl attach --frontend-domid 1 --target /dev/null --wait forever
+expect_usage vhactl attach --frontend-domid 1 --target /dev/null --grant-strategy steal
+expect_usage vhactl attach --target /dev/null
+expect_usage vhactl attach --frontend-domid 1 --target
+expect_usage vhactl attach --frontend-domid 1 --bogus
+expect_usage vhactl detach --devid 51712
+expect_usage vhactl detach --frontend-domid 1 stray
+expect_usage vhactl resize --devid 51712
+expect_usage vhactl list extra
+expect_usage vhactl stats --bogus
+# The message names what was wrong and what is allowed.
+"$B/vhactl" attach --frontend-domid 1 --target /dev/null --mode x 2>&1 | grep -q "^vhactl: attach: --mode takes w|r, not 'x'$" ||
+	{ echo "FAIL: attach --mode x: unclear message"; failures=$((failures + 1)); }
+"$B/vha-frontend" --rw sideways bench 2>&1 | grep -q "randread|randwrite|read|write|randrw, not 'sideways'" ||
+	{ echo "FAIL: --rw sideways: unclear message"; failures=$((failures + 1)); }
+# The program name once, never twice ("vhactl: vhactl attach: ...").
+if "$B/vhactl" sim frobnicate 2>&1 | grep -q "vhactl.*vhactl"; then
+	echo "FAIL: vhactl names itself twice"; failures=$((failures + 1))
+fi
+# A runtime error is exit 1, named once, without the usage hint.
+"$B/vhactl" --platform sim --sim-dir /nonexistent/vha-cli-test stats >/dev/null 2>"$out"
+rc=$?
+if [ $rc -ne 1 ] || ! head -1 "$out" | grep -q "^vhactl: stats: cannot read" || grep -q "^Try " "$out"; then
+	echo "FAIL: vhactl stats without a backend exited $rc with:"; cat "$out"; failures=$((failures + 1))
+fi
+
 # vha-simxenstored has no numeric option: its usage errors speak the same way.
 expect_usage vha-simxenstored --log-level loud --dir /nonexistent
 expect_usage vha-simxenstored

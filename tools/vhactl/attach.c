@@ -54,9 +54,9 @@ int ctl_attach(struct ctl *c, int argc, char **argv)
 	char be_dir[CTL_XS_PATH_MAX], fe_dir[CTL_XS_PATH_MAX], vname[32], abs_target[PATH_MAX];
 	struct vha_platform *p;
 	struct xs_handle *xs;
-	int opt, rc = 1, st;
+	int opt, rc = VHA_EXIT_FAILURE, st;
 
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f': if (vha_cli_long("frontend-domid", optarg, 1, VHA_DOMID_MAX, &fe)) return usage_fail(); break;
 		case 't': target = optarg; break;
@@ -78,28 +78,33 @@ int ctl_attach(struct ctl *c, int argc, char **argv)
 			printf("vhactl attach --frontend-domid N --target PATH [--devid D|--vdev xvdX] [--mode w|r]\n"
 			       "  [--backend-domid B] [--type vbd] [--device-type disk|cdrom] [--timeout S]\n"
 			       "  [--wait initwait|connected] [--grant-strategy map|persistent|copy|adaptive]\n");
-			return 0;
-		default: return usage_fail();
+			return VHA_EXIT_OK;
+		default: return vha_cli_bad_option(opt, argv);
 		}
 	}
-	if (fe <= 0 || !target || (strcmp(mode, "w") && strcmp(mode, "r")) ||
-	    (strcmp(wait, "initwait") && strcmp(wait, "connected")) ||
-	    (strategy && strcmp(strategy, "map") && strcmp(strategy, "persistent") && strcmp(strategy, "copy") &&
-	     strcmp(strategy, "adaptive"))) {
-		fprintf(stderr, "vhactl attach: needs --frontend-domid N (> 0) and --target PATH; --mode w|r; "
-				"--wait initwait|connected; --grant-strategy map|persistent|copy|adaptive\n");
-		return 2;
-	}
+	if (optind < argc)
+		return vha_cli_usage("attach: unexpected argument '%s'", argv[optind]);
+	if (fe <= 0)
+		return vha_cli_usage("attach: needs --frontend-domid N (1 to %d)", VHA_DOMID_MAX);
+	if (!target)
+		return vha_cli_usage("attach: needs --target PATH (a file or block device)");
+	if (strcmp(mode, "w") && strcmp(mode, "r"))
+		return vha_cli_usage("attach: --mode takes w|r, not '%s'", mode);
+	if (strcmp(wait, "initwait") && strcmp(wait, "connected"))
+		return vha_cli_usage("attach: --wait takes initwait|connected, not '%s'", wait);
+	if (strategy && strcmp(strategy, "map") && strcmp(strategy, "persistent") && strcmp(strategy, "copy") &&
+	    strcmp(strategy, "adaptive"))
+		return vha_cli_usage("attach: --grant-strategy takes map|persistent|copy|adaptive, not '%s'", strategy);
 	if (!realpath(target, abs_target)) {
-		fprintf(stderr, "vhactl attach: %s: %s\n", target, strerror(errno));
-		return 1;
+		vha_cli_error("attach: %s: %s", target, strerror(errno));
+		return VHA_EXIT_FAILURE;
 	}
 	if (ctl_open_xs(c, NULL, &p, &xs) < 0)
-		return 1;
+		return VHA_EXIT_FAILURE;
 	snprintf(be_dir, sizeof(be_dir), "/local/domain/%ld/backend/%s/%ld/%ld", be, type, fe, devid);
 	snprintf(fe_dir, sizeof(fe_dir), "/local/domain/%ld/device/vbd/%ld", fe, devid);
 	if (vha_xenbus_read_state(xs, XBT_NULL, be_dir) >= 0) {
-		fprintf(stderr, "vhactl attach: %s already exists (vhactl detach first)\n", be_dir);
+		vha_cli_error("attach: %s already exists (vhactl detach first)", be_dir);
 		goto out;
 	}
 	for (int tries = 0;; tries++) {
@@ -141,9 +146,9 @@ int ctl_attach(struct ctl *c, int argc, char **argv)
 	/* libxl waits for the backend to reach InitWait, then runs the hotplug script. */
 	st = ctl_wait_state(xs, be_dir, XenbusStateInitWait, XenbusStateConnected, timeout);
 	if (st < 0) {
-		fprintf(stderr, "vhactl attach: timed out after %g s waiting for %s to reach InitWait (state: %s); "
-				"is vha-backend running for backend domain %ld?\n",
-			timeout, be_dir, vha_xenbus_state_name(vha_xenbus_read_state(xs, XBT_NULL, be_dir)), be);
+		vha_cli_error("attach: timed out after %g s waiting for %s to reach InitWait (state: %s); "
+			      "is vha-backend running for backend domain %ld?",
+			      timeout, be_dir, vha_xenbus_state_name(vha_xenbus_read_state(xs, XBT_NULL, be_dir)), be);
 		xs_rm(xs, XBT_NULL, be_dir);
 		xs_rm(xs, XBT_NULL, fe_dir);
 		goto out;
@@ -152,17 +157,17 @@ int ctl_attach(struct ctl *c, int argc, char **argv)
 	if (strcmp(wait, "connected") == 0) {
 		if (ctl_wait_state(xs, be_dir, XenbusStateConnected, XenbusStateConnected, timeout) < 0 ||
 		    ctl_wait_state(xs, fe_dir, XenbusStateConnected, XenbusStateConnected, timeout) < 0) {
-			fprintf(stderr, "vhactl attach: timed out waiting for Connected (backend %s, frontend %s)\n",
+			vha_cli_error("attach: timed out waiting for Connected (backend %s, frontend %s)",
 				vha_xenbus_state_name(vha_xenbus_read_state(xs, XBT_NULL, be_dir)),
 				vha_xenbus_state_name(vha_xenbus_read_state(xs, XBT_NULL, fe_dir)));
 			goto out;
 		}
 	}
 	printf("%ld\n", devid);
-	rc = 0;
+	rc = VHA_EXIT_OK;
 	goto out;
 xs_fail:
-	fprintf(stderr, "vhactl attach: xenstore: %s\n", strerror(errno));
+	vha_cli_error("attach: xenstore: %s", strerror(errno));
 out:
 	ctl_close_xs(p, xs);
 	return rc;
@@ -183,43 +188,43 @@ int ctl_detach(struct ctl *c, int argc, char **argv)
 	char be_dir[CTL_XS_PATH_MAX], fe_dir[CTL_XS_PATH_MAX];
 	struct vha_platform *p;
 	struct xs_handle *xs;
-	int opt, rc = 0;
+	int opt, rc = VHA_EXIT_OK;
 
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f': if (vha_cli_long("frontend-domid", optarg, 1, VHA_DOMID_MAX, &fe)) return usage_fail(); break;
 		case 'd':
 			devid = ctl_parse_vdev(optarg);
 			if (devid < 0)
-				return vha_cli_usage("bad device '%s' (a number or xvda..xvdo)", optarg);
+				return vha_cli_usage("detach: bad device '%s' (a number or xvda..xvdo)", optarg);
 			break;
 		case 'b': if (vha_cli_long("backend-domid", optarg, 0, VHA_DOMID_MAX, &be)) return usage_fail(); break;
 		case 'T': type = optarg; break;
 		case 'o': if (vha_cli_double("timeout", optarg, 0, TIMEOUT_MAX_S, &timeout)) return usage_fail(); break;
 		case 'F': force = true; break;
-		default: return usage_fail();
+		default: return vha_cli_bad_option(opt, argv);
 		}
 	}
-	if (fe <= 0 || devid < 0) {
-		fprintf(stderr, "vhactl detach: needs --frontend-domid N and --devid D\n");
-		return 2;
-	}
+	if (optind < argc)
+		return vha_cli_usage("detach: unexpected argument '%s'", argv[optind]);
+	if (fe <= 0)
+		return vha_cli_usage("detach: needs --frontend-domid N (1 to %d)", VHA_DOMID_MAX);
 	if (ctl_open_xs(c, NULL, &p, &xs) < 0)
-		return 1;
+		return VHA_EXIT_FAILURE;
 	snprintf(be_dir, sizeof(be_dir), "/local/domain/%ld/backend/%s/%ld/%ld", be, type, fe, devid);
 	snprintf(fe_dir, sizeof(fe_dir), "/local/domain/%ld/device/vbd/%ld", fe, devid);
 	if (vha_xenbus_read_state(xs, XBT_NULL, be_dir) < 0) {
-		fprintf(stderr, "vhactl detach: no device %s\n", be_dir);
+		vha_cli_error("detach: no device %s", be_dir);
 		ctl_close_xs(p, xs);
-		return 1;
+		return VHA_EXIT_FAILURE;
 	}
 	/* As libxl: offline, Closing, wait for the backend to close, then remove both directories. */
 	vha_xs_printf(xs, XBT_NULL, be_dir, "online", "0");
 	vha_xenbus_write_state(xs, XBT_NULL, be_dir, XenbusStateClosing);
 	if (!force && ctl_wait_state(xs, be_dir, XenbusStateClosed, XenbusStateClosed, timeout) < 0) {
-		fprintf(stderr, "vhactl detach: backend did not close within %g s (state %s); use --force\n", timeout,
-			vha_xenbus_state_name(vha_xenbus_read_state(xs, XBT_NULL, be_dir)));
-		rc = 1;
+		vha_cli_error("detach: backend did not close within %g s (state %s); use --force", timeout,
+			      vha_xenbus_state_name(vha_xenbus_read_state(xs, XBT_NULL, be_dir)));
+		rc = VHA_EXIT_FAILURE;
 	} else {
 		char parent[CTL_XS_PATH_MAX];
 		unsigned int n = 0;
@@ -275,15 +280,15 @@ int ctl_resize(struct ctl *c, int argc, char **argv)
 	struct xs_handle *xs;
 	struct stat st;
 	pid_t pid;
-	int opt, rc = 1;
+	int opt, rc = VHA_EXIT_FAILURE;
 
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f': if (vha_cli_long("frontend-domid", optarg, 1, VHA_DOMID_MAX, &fe)) return usage_fail(); break;
 		case 'd':
 			devid = ctl_parse_vdev(optarg);
 			if (devid < 0)
-				return vha_cli_usage("bad device '%s' (a number or xvda..xvdo)", optarg);
+				return vha_cli_usage("resize: bad device '%s' (a number or xvda..xvdo)", optarg);
 			break;
 		case 'b': if (vha_cli_long("backend-domid", optarg, 0, VHA_DOMID_MAX, &be)) return usage_fail(); break;
 		case 'T': type = optarg; break;
@@ -296,47 +301,47 @@ int ctl_resize(struct ctl *c, int argc, char **argv)
 			       "  [--type vbd] [--state-dir DIR] [--timeout S]\n"
 			       "Grow a file target to BYTES (or take a block device's new size) and have vha-backend\n"
 			       "publish it now; the frontend picks the new size up. Shrinking needs --shrink.\n");
-			return 0;
-		default: return usage_fail();
+			return VHA_EXIT_OK;
+		default: return vha_cli_bad_option(opt, argv);
 		}
 	}
-	if (fe <= 0 || devid < 0) {
-		fprintf(stderr, "vhactl resize: needs --frontend-domid N and --devid D\n");
-		return 2;
-	}
+	if (optind < argc)
+		return vha_cli_usage("resize: unexpected argument '%s'", argv[optind]);
+	if (fe <= 0)
+		return vha_cli_usage("resize: needs --frontend-domid N (1 to %d)", VHA_DOMID_MAX);
 	if (size_arg) {
 		uint64_t v;
 
 		if (vha_cli_u64("size", size_arg, 512, UINT64_MAX, VHA_PARSE_SIZE, &v))
 			return usage_fail();
 		if (v % 512)
-			return vha_cli_usage("--size wants a positive multiple of 512 bytes, not '%s'", size_arg);
+			return vha_cli_usage("resize: --size wants a positive multiple of 512 bytes, not '%s'", size_arg);
 		size = v;
 	}
 	if (ctl_open_xs(c, NULL, &p, &xs) < 0)
-		return 1;
+		return VHA_EXIT_FAILURE;
 	snprintf(be_dir, sizeof(be_dir), "/local/domain/%ld/backend/%s/%ld/%ld", be, type, fe, devid);
 	if (vha_xs_read_str(xs, XBT_NULL, be_dir, "params", &params) < 0) {
-		fprintf(stderr, "vhactl resize: no device %s\n", be_dir);
+		vha_cli_error("resize: no device %s", be_dir);
 		goto out;
 	}
 	if (stat(params, &st) != 0) {
-		fprintf(stderr, "vhactl resize: %s: %s\n", params, strerror(errno));
+		vha_cli_error("resize: %s: %s", params, strerror(errno));
 		goto out;
 	}
 	if (size_arg) {
 		if (!S_ISREG(st.st_mode)) {
-			fprintf(stderr, "vhactl resize: %s is not a regular file: resize the device itself, then run "
-					"this without --size\n", params);
+			vha_cli_error("resize: %s is not a regular file: resize the device itself, then run "
+				      "this without --size", params);
 			goto out;
 		}
 		if (size < (unsigned long long)st.st_size && !shrink) {
-			fprintf(stderr, "vhactl resize: %llu is smaller than the current %lld bytes; a guest may have data "
-					"there (use --shrink if it does not)\n", size, (long long)st.st_size);
+			vha_cli_error("resize: %llu is smaller than the current %lld bytes; a guest may have data "
+				      "there (use --shrink if it does not)", size, (long long)st.st_size);
 			goto out;
 		}
 		if (truncate(params, (off_t)size) != 0) {
-			fprintf(stderr, "vhactl resize: truncate %s: %s\n", params, strerror(errno));
+			vha_cli_error("resize: truncate %s: %s", params, strerror(errno));
 			goto out;
 		}
 	}
@@ -356,7 +361,7 @@ int ctl_resize(struct ctl *c, int argc, char **argv)
 		uint64_t bytes = 0;
 
 		if (fd < 0 || (S_ISBLK(st.st_mode) ? ioctl(fd, BLKGETSIZE64, &bytes) != 0 : fstat(fd, &st) != 0)) {
-			fprintf(stderr, "vhactl resize: %s: %s\n", params, strerror(errno));
+			vha_cli_error("resize: %s: %s", params, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			goto out;
@@ -368,14 +373,14 @@ int ctl_resize(struct ctl *c, int argc, char **argv)
 	want.bytes = size;
 	snprintf(path, sizeof(path), "%s/sectors", be_dir);
 	if (ctl_wait_xs(xs, path, timeout, sectors_reached, &want) < 0) {
-		fprintf(stderr, "vhactl resize: the backend did not publish %llu sectors within %g s "
-				"(it shows %llu; is it connected?)\n", size / 512, timeout,
-			(unsigned long long)want.sectors);
+		vha_cli_error("resize: the backend did not publish %llu sectors within %g s "
+			      "(it shows %llu; is it connected?)", size / 512, timeout,
+			      (unsigned long long)want.sectors);
 		goto out;
 	}
 	sectors = want.sectors;
 	printf("%llu sectors\n", (unsigned long long)sectors);
-	rc = 0;
+	rc = VHA_EXIT_OK;
 out:
 	free(params);
 	ctl_close_xs(p, xs);

@@ -19,6 +19,7 @@
 
 #include <xenstore.h>
 
+#include "vha/cli.h"
 #include "vha/sim.h"
 #include "vha/xenbus.h"
 #include "vhactl.h"
@@ -32,10 +33,14 @@ int ctl_list(struct ctl *c, int argc, char **argv)
 	unsigned int ndom = 0;
 	char **doms;
 
-	(void)argc;
-	(void)argv;
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("vhactl list\nEvery device in xenstore: domains, type, devid, both states, target.\n");
+		return VHA_EXIT_OK;
+	}
+	if (argc > 1)
+		return vha_cli_usage("list: unexpected argument '%s' (list takes none)", argv[1]);
 	if (ctl_open_xs(c, NULL, &p, &xs) < 0)
-		return 1;
+		return VHA_EXIT_FAILURE;
 	printf("%-8s %-8s %-6s %-8s %-14s %-14s %s\n", "backend", "frontend", "type", "devid", "backend-state",
 	       "frontend-state", "target");
 	doms = xs_directory(xs, XBT_NULL, "/local/domain", &ndom);
@@ -81,7 +86,7 @@ int ctl_list(struct ctl *c, int argc, char **argv)
 	}
 	free(doms);
 	ctl_close_xs(p, xs);
-	return 0;
+	return VHA_EXIT_OK;
 }
 
 /* The number after "key": in a stats.json line (0 if absent). */
@@ -117,17 +122,30 @@ int ctl_stats(struct ctl *c, int argc, char **argv)
 					     "indirect", "bytes-read", "bytes-written", "errors", "rejected",
 					     "notified", "events", "map", "persistent", "copy", "buffered" };
 	char path[PATH_MAX], line[PATH_MAX], strategy[32] = "-";
+	static const struct option opts[] = {
+		{ "state-dir", required_argument, NULL, 'D' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
 	const char *dir = NULL;
 	FILE *f;
 	unsigned int fe = 0, devid = 0;
+	int opt;
 
-	for (int i = 1; i + 1 < argc; i++)
-		if (strcmp(argv[i], "--state-dir") == 0)
-			dir = argv[i + 1];
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'D': dir = optarg; break;
+		case 'h':
+			printf("vhactl stats [--state-dir DIR]\n"
+			       "The backend's per-device, per-queue counters from DIR/stats.json.\n");
+			return VHA_EXIT_OK;
+		default: return vha_cli_bad_option(opt, argv);
+		}
+	}
+	if (optind < argc)
+		return vha_cli_usage("stats: unexpected argument '%s'", argv[optind]);
 	f = fopen(stats_path(c, dir, path, sizeof(path)), "r");
 	if (!f) {
-		fprintf(stderr, "vhactl stats: cannot read %s: %s (is vha-backend running?)\n", path, strerror(errno));
-		return 1;
+		vha_cli_error("stats: cannot read %s: %s (is vha-backend running?)", path, strerror(errno));
+		return VHA_EXIT_FAILURE;
 	}
 	printf("%-5s %-6s %-10s %-5s %5s", "fe", "devid", "strategy", "queue", "pages");
 	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
@@ -163,5 +181,5 @@ int ctl_stats(struct ctl *c, int argc, char **argv)
 		}
 	}
 	fclose(f);
-	return 0;
+	return VHA_EXIT_OK;
 }

@@ -12,6 +12,8 @@
 #include "vha/log.h"
 #include "vhactl.h"
 
+#define CTL_COMMANDS "sim|attach|detach|resize|list|stats"
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -55,8 +57,10 @@ int main(int argc, char **argv)
 	const char *cmd;
 
 	vha_cli_init("vhactl");
+	/* getopt's complaints (here and in every subcommand) go through vha_cli_bad_option. */
+	opterr = 0;
 	/* Stop at the first non-option: the subcommand parses the rest. */
-	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'P': c.platform = optarg; break;
 		case 'S': c.sim_dir = optarg; break;
@@ -74,7 +78,7 @@ int main(int argc, char **argv)
 			break;
 		case 'h': usage(stdout); return VHA_EXIT_OK;
 		case 'V': return vha_cli_version();
-		default: vha_cli_hint(); return VHA_EXIT_USAGE;
+		default: return vha_cli_bad_option(opt, argv);
 		}
 	}
 	if (!c.sim_dir)
@@ -84,10 +88,8 @@ int main(int argc, char **argv)
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[n > 0 ? n : 0] = '\0';
 	c.self_dir = n > 0 ? dirname(self) : ".";
-	if (optind >= argc) {
-		usage(stderr);
-		return VHA_EXIT_USAGE;
-	}
+	if (optind >= argc)
+		return vha_cli_usage("a command is required (" CTL_COMMANDS ")");
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
@@ -104,5 +106,5 @@ int main(int argc, char **argv)
 		return ctl_list(&c, argc, argv);
 	if (strcmp(cmd, "stats") == 0)
 		return ctl_stats(&c, argc, argv);
-	return vha_cli_usage("unknown command '%s'", cmd);
+	return vha_cli_usage("unknown command '%s' (" CTL_COMMANDS ")", cmd);
 }

@@ -26,13 +26,17 @@
 
 /* ---------------- sim ---------------- */
 
+/* `sim status` of a sim that is not running: what an LSB init script's status answers. */
+#define SIM_STATUS_NOT_RUNNING 3
+#define SIM_COMMANDS "start|stop|status|create-domain N|destroy-domain N"
+
 static int mkdirs(const char *base, const char *sub)
 {
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s%s%s", base, sub ? "/" : "", sub ? sub : "");
 	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "vhactl: cannot create %s: %s\n", path, strerror(errno));
+		vha_cli_error("sim: cannot create %s: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -48,42 +52,44 @@ static int sim_start(struct ctl *c)
 
 	snprintf(pidfile, sizeof(pidfile), "%s/run/xenstored.pid", c->sim_dir);
 	if (ctl_read_pid(pidfile)) {
-		fprintf(stderr, "vhactl: the sim in %s is already running (vhactl sim status)\n", c->sim_dir);
-		return 1;
+		vha_cli_error("sim start: the sim in %s is already running (vhactl sim status)", c->sim_dir);
+		return VHA_EXIT_FAILURE;
 	}
 	if (mkdirs(c->sim_dir, NULL) || mkdirs(c->sim_dir, "run") || mkdirs(c->sim_dir, "logs") ||
 	    mkdirs(c->sim_dir, "xenstore"))
-		return 1;
+		return VHA_EXIT_FAILURE;
 	snprintf(xsdir, sizeof(xsdir), "%s/xenstore", c->sim_dir);
 	snprintf(log, sizeof(log), "%s/logs/xenstored.log", c->sim_dir);
 	snprintf(bin, sizeof(bin), "%s/vha-simxenstored", c->self_dir);
 	pid = fork();
-	if (pid < 0)
-		return 1;
+	if (pid < 0) {
+		vha_cli_error("sim start: fork: %s", strerror(errno));
+		return VHA_EXIT_FAILURE;
+	}
 	if (pid == 0) {
 		FILE *f = freopen(log, "a", stderr);
 
 		(void)f;
 		execl(bin, bin, "--dir", xsdir, "--daemon", "--pid-file", pidfile, (char *)NULL);
-		fprintf(stderr, "cannot run %s: %s\n", bin, strerror(errno));
+		vha_cli_error("sim start: cannot run %s: %s", bin, strerror(errno));
 		_exit(127);
 	}
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "vhactl: vha-simxenstored did not start (see %s)\n", log);
-		return 1;
+		vha_cli_error("sim start: vha-simxenstored did not start (see %s)", log);
+		return VHA_EXIT_FAILURE;
 	}
 	rc = vha_sim_domain_create(c->sim_dir, 0);
 	if (rc < 0 && rc != -EEXIST) {
-		fprintf(stderr, "vhactl: cannot create sim domain 0: %s\n", strerror(-rc));
-		return 1;
+		vha_cli_error("sim start: cannot create sim domain 0: %s", strerror(-rc));
+		return VHA_EXIT_FAILURE;
 	}
 	if (ctl_open_xs(c, "sim", &p, &xs) < 0)
-		return 1;
+		return VHA_EXIT_FAILURE;
 	vha_xs_printf(xs, XBT_NULL, "/local/domain/0", "name", "Domain-0");
 	vha_xs_printf(xs, XBT_NULL, "/local/domain/0", "domid", "0");
 	ctl_close_xs(p, xs);
 	printf("sim running in %s (export VHA_PLATFORM=sim VHA_SIM_DIR=%s)\n", c->sim_dir, c->sim_dir);
-	return 0;
+	return VHA_EXIT_OK;
 }
 
 static int sim_stop(struct ctl *c)
@@ -132,7 +138,7 @@ static int sim_stop(struct ctl *c)
 	if (d)
 		closedir(d);
 	printf("sim in %s stopped\n", c->sim_dir);
-	return 0;
+	return VHA_EXIT_OK;
 }
 
 static int sim_status(struct ctl *c)
@@ -175,7 +181,7 @@ static int sim_status(struct ctl *c)
 	}
 	if (d)
 		closedir(d);
-	return running ? 0 : 3;
+	return running ? VHA_EXIT_OK : SIM_STATUS_NOT_RUNNING;
 }
 
 static int sim_create_domain(struct ctl *c, unsigned int domid, const char *name)
@@ -188,16 +194,16 @@ static int sim_create_domain(struct ctl *c, unsigned int domid, const char *name
 
 	rc = vha_sim_domain_create(c->sim_dir, domid);
 	if (rc < 0) {
-		fprintf(stderr, "vhactl: cannot create sim domain %u: %s\n", domid, strerror(-rc));
-		return 1;
+		vha_cli_error("sim create-domain: cannot create sim domain %u: %s", domid, strerror(-rc));
+		return VHA_EXIT_FAILURE;
 	}
 	if (ctl_open_xs(c, "sim", &p, &xs) < 0)
-		return 1;
+		return VHA_EXIT_FAILURE;
 	snprintf(dir, sizeof(dir), "/local/domain/%u", domid);
-	rc = 1;
+	rc = VHA_EXIT_FAILURE;
 	/* As a toolstack does: the domain owns its home; others (but dom0) cannot see it. */
 	if (!xs_mkdir(xs, XBT_NULL, dir) || !xs_set_permissions(xs, XBT_NULL, dir, perms, 1)) {
-		fprintf(stderr, "vhactl: cannot create %s: %s\n", dir, strerror(errno));
+		vha_cli_error("sim create-domain: cannot create %s: %s", dir, strerror(errno));
 		goto out;
 	}
 	snprintf(buf, sizeof(buf), "%s", name ? name : "");
@@ -207,11 +213,11 @@ static int sim_create_domain(struct ctl *c, unsigned int domid, const char *name
 	vha_xs_printf(xs, XBT_NULL, dir, "domid", "%u", domid);
 	vha_xs_printf(xs, XBT_NULL, dir, "device", "%s", "");
 	if (!xs_introduce_domain(xs, domid, 0, 0)) {
-		fprintf(stderr, "vhactl: xenstore refused to introduce domain %u: %s\n", domid, strerror(errno));
+		vha_cli_error("sim create-domain: xenstore refused to introduce domain %u: %s", domid, strerror(errno));
 		goto out;
 	}
 	printf("domain %u created\n", domid);
-	rc = 0;
+	rc = VHA_EXIT_OK;
 out:
 	ctl_close_xs(p, xs);
 	return rc;
@@ -270,18 +276,16 @@ static int sim_destroy_domain(struct ctl *c, unsigned int domid, double timeout)
 	char dir[64];
 	int rc;
 
-	if (domid == 0) {
-		fprintf(stderr, "vhactl: domain 0 lives as long as the sim (vhactl sim stop)\n");
-		return 2;
-	}
+	if (domid == 0)
+		return vha_cli_usage("sim destroy-domain: domain 0 lives as long as the sim (vhactl sim stop)");
 	if (ctl_open_xs(c, "sim", &p, &xs) < 0)
-		return 1;
+		return VHA_EXIT_FAILURE;
 	/* Dead first (grants revoked, ports closed), then tell xenstore watchers. */
 	rc = vha_sim_domain_destroy(c->sim_dir, domid);
 	if (rc < 0)
-		fprintf(stderr, "vhactl: sim domain %u: %s\n", domid, strerror(-rc));
+		vha_cli_error("sim destroy-domain: sim domain %u: %s", domid, strerror(-rc));
 	if (!xs_release_domain(xs, domid))
-		fprintf(stderr, "vhactl: xenstore release of domain %u: %s\n", domid, strerror(errno));
+		vha_cli_error("sim destroy-domain: xenstore release of domain %u: %s", domid, strerror(errno));
 	/* Give backends the chance to close their devices, then remove what the toolstack owns. */
 	for_each_backend_of(xs, domid, wait_closed_fn, &w);
 	for_each_backend_of(xs, domid, rm_fn, NULL);
@@ -289,23 +293,22 @@ static int sim_destroy_domain(struct ctl *c, unsigned int domid, double timeout)
 	xs_rm(xs, XBT_NULL, dir);
 	ctl_close_xs(p, xs);
 	printf("domain %u destroyed\n", domid);
-	return rc < 0 ? 1 : 0;
+	return rc < 0 ? VHA_EXIT_FAILURE : VHA_EXIT_OK;
 }
 
 int ctl_sim(struct ctl *c, int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL;
 
-	if (!sub) {
-		fprintf(stderr, "vhactl sim: start|stop|status|create-domain N|destroy-domain N\n");
-		return 2;
+	if (!sub)
+		return vha_cli_usage("sim needs a subcommand (" SIM_COMMANDS ")");
+	if (strcmp(sub, "start") == 0 || strcmp(sub, "stop") == 0 || strcmp(sub, "status") == 0) {
+		if (argc > 2)
+			return vha_cli_usage("sim %s: unexpected argument '%s'", sub, argv[2]);
+		if (strcmp(sub, "start") == 0)
+			return sim_start(c);
+		return strcmp(sub, "stop") == 0 ? sim_stop(c) : sim_status(c);
 	}
-	if (strcmp(sub, "start") == 0)
-		return sim_start(c);
-	if (strcmp(sub, "stop") == 0)
-		return sim_stop(c);
-	if (strcmp(sub, "status") == 0)
-		return sim_status(c);
 	if ((strcmp(sub, "create-domain") == 0 || strcmp(sub, "destroy-domain") == 0)) {
 		long domid;
 		const char *name = NULL;
@@ -317,19 +320,23 @@ int ctl_sim(struct ctl *c, int argc, char **argv)
 			vha_cli_hint();
 			return VHA_EXIT_USAGE;
 		}
-		for (int i = 3; i + 1 < argc; i += 2) {
-			if (strcmp(argv[i], "--name") == 0) {
+		for (int i = 3; i < argc; i += 2) {
+			bool create = sub[0] == 'c';
+
+			if (create ? strcmp(argv[i], "--name") : strcmp(argv[i], "--timeout"))
+				return vha_cli_usage("sim %s: unknown option '%s' (%s)", sub, argv[i],
+						     create ? "--name S" : "--timeout S");
+			if (i + 1 >= argc)
+				return vha_cli_usage("sim %s: option '%s' needs an argument", sub, argv[i]);
+			if (create) {
 				name = argv[i + 1];
-			} else if (strcmp(argv[i], "--timeout") == 0) {
-				if (vha_cli_double("timeout", argv[i + 1], 0, 86400, &timeout) < 0) {
-					vha_cli_hint();
-					return VHA_EXIT_USAGE;
-				}
+			} else if (vha_cli_double("timeout", argv[i + 1], 0, 86400, &timeout) < 0) {
+				vha_cli_hint();
+				return VHA_EXIT_USAGE;
 			}
 		}
 		return sub[0] == 'c' ? sim_create_domain(c, (unsigned int)domid, name)
 				     : sim_destroy_domain(c, (unsigned int)domid, timeout);
 	}
-	fprintf(stderr, "vhactl sim: unknown subcommand '%s'\n", sub);
-	return 2;
+	return vha_cli_usage("sim: unknown subcommand '%s' (" SIM_COMMANDS ")", sub);
 }

@@ -59,6 +59,15 @@ void vha_cli_hint(void);
 int vha_cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * getopt_long's refusals in the same voice. Set opterr = 0 and start the
+ * optstring with ':' (after any '+'), then call this when getopt_long
+ * returns '?' (unknown option) or ':' (missing argument): prints "prog:
+ * unknown option '--x'" or "prog: option '--x' needs an argument" and the
+ * hint. Reads optind and optopt. Returns VHA_EXIT_USAGE.
+ */
+int vha_cli_bad_option(int c, char *const argv[]);
+
+/*
  * Parse the argument of option `name` (printed as "--name"; a name with a
  * space or starting with '-' is printed as given) with vha_parse_u64. On
  * error prints "prog: --name wants a number from MIN to MAX, not 'ARG'"
