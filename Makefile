@@ -95,6 +95,7 @@ help:
 	@echo "make bench      benchmark vha against raw io_uring on the same file"
 	@echo "make check-xen  the real-Xen end-to-end suite under QEMU"
 	@echo "make soak       long soak runs: 1000 attach/detach cycles, 100 backend kills under ordered writes"
+	@echo "make docs-img   redraw docs/img/*.png from their .dot sources (installs graphviz)"
 	@echo "V=1             show the commands"
 
 deps: $(DEPS_STAMP)
@@ -208,6 +209,17 @@ bench: all
 
 check-xen: all
 	$(Q)BUILD=$(BUILD) tests/xen/run.sh
+
+# The pictures in docs/ from their sources (docs/img/*.dot, as line 2 of each
+# says). Graphviz is installed on demand here only: neither `all` nor `check`
+# needs it, and the PNGs are committed next to their sources.
+DOCS_IMGS := $(patsubst %.dot,%.png,$(wildcard docs/img/*.dot))
+.PHONY: docs-img
+docs-img: $(DOCS_IMGS)
+docs/img/%.png: docs/img/%.dot
+	$(Q)scripts/install-deps.sh --docs
+	@$(if $(filter 0,$(V)),echo "  DOT     $@")
+	$(Q)dot -Tpng -Gdpi=80 $< -o $@
 
 # Guest-side tools of the real-Xen suite: tests/xen/*.c other than the cmocka
 # tests become $(BUILD)/tests/xen/vha-<name> with `all` (linked like

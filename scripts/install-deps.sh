@@ -13,6 +13,7 @@ for arg in "$@"; do
 	--fuzz) extra="$extra clang libclang-rt-14-dev" ;;
 	--valgrind) extra="$extra valgrind" ;;
 	--xenlab) extra="$extra qemu-system-x86 busybox-static cpio" ;;
+	--docs) extra="$extra graphviz" ;;
 	*) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
 	esac
 done
