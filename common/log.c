@@ -15,6 +15,9 @@ static void *log_sink_opaque;
 static volatile int log_threshold = VHA_LOG_INFO;
 static pthread_mutex_t ratelimit_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* One log line as the default sink writes it (longer messages are cut). */
+#define LOG_LINE_MAX 1024
+
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
 void vha_log_set_sink(vha_log_fn *fn, void *opaque)
@@ -50,7 +53,7 @@ static void log_v(enum vha_log_level level, const char *fmt, va_list ap)
 		return;
 	}
 	/* One write per line so concurrent threads do not interleave. */
-	char line[1024];
+	char line[LOG_LINE_MAX];
 	int n = snprintf(line, sizeof(line), "vha: %s: ", level_names[level]);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	/* Messages can carry guest-written text: one line, whatever it holds (no forged lines). */

@@ -12,7 +12,9 @@
 #include "platform_impl.h"
 #include "vha/log.h"
 
-static __thread char platform_error[512];
+/* The last error of vha_platform_open in this thread, as vha_platform_strerror returns it. */
+#define PLATFORM_ERROR_MAX 512
+static __thread char platform_error[PLATFORM_ERROR_MAX];
 
 void vha_platform_set_error(const char *fmt, ...)
 {

@@ -24,10 +24,13 @@
  * libxen's default logger prints to stderr, and a guest can make a map fail
  * at will: route its messages to our log at debug level instead.
  */
+/* One libxentoollog message, as passed on to our log (longer ones are cut). */
+#define XTL_MESSAGE_MAX 256
+
 static void xtl_vmessage(struct xentoollog_logger *logger, xentoollog_level level, int errnoval,
 			 const char *context, const char *format, va_list al)
 {
-	char msg[256];
+	char msg[XTL_MESSAGE_MAX];
 
 	(void)logger;
 	(void)level;

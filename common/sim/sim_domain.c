@@ -28,7 +28,7 @@ int sim_fifo_path(char *buf, size_t len, const char *simdir, vha_domid_t domid, 
 
 int sim_domain_attach(const char *simdir, vha_domid_t domid, struct sim_domain *d)
 {
-	char path[4096];
+	char path[SIM_PATH_MAX];
 	struct sim_domain_hdr *h;
 	int fd, rc;
 
@@ -128,7 +128,7 @@ void sim_ports_unlock(struct sim_domain *a, struct sim_domain *b)
 
 static int ensure_dir(const char *simdir, const char *sub)
 {
-	char path[4096];
+	char path[SIM_PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/%s", simdir, sub);
 	if (mkdir(path, 0700) != 0 && errno != EEXIST)
@@ -138,7 +138,7 @@ static int ensure_dir(const char *simdir, const char *sub)
 
 int vha_sim_domain_create(const char *simdir, vha_domid_t domid)
 {
-	char path[4096], tmp[4200];
+	char path[SIM_PATH_MAX], tmp[SIM_TMP_PATH_MAX];
 	struct sim_domain_hdr *h;
 	struct sim_domain d;
 	int fd, rc;
@@ -233,7 +233,7 @@ int vha_sim_domain_destroy(const char *simdir, vha_domid_t domid)
 {
 	struct sim_domain d;
 	struct sim_domain_hdr *h;
-	char fifo[4096];
+	char fifo[SIM_PATH_MAX];
 	int rc;
 
 	rc = sim_domain_attach(simdir, domid, &d);

@@ -21,6 +21,13 @@
 
 #include "sim_internal.h"
 
+/* "/proc/<pid>/stat", NUL included. */
+#define PROC_STAT_PATH_MAX 64
+/* What owner_alive reads of it: pid, (comm, at most 16 bytes) and the state letter come first. */
+#define PROC_STAT_HEAD_MAX 256
+/* Bytes read per call while coalescing a port's queued notifications. */
+#define FIFO_DRAIN_CHUNK 256
+
 struct sim_local_port {
 	int fifo_fd;            /* -1: not bound through this handle */
 };
@@ -86,7 +93,7 @@ int sim_evtchn_fd(void *priv)
  */
 static bool owner_alive(uint32_t pid)
 {
-	char path[64], buf[256], *paren;
+	char path[PROC_STAT_PATH_MAX], buf[PROC_STAT_HEAD_MAX], *paren;
 	ssize_t n;
 	int fd;
 
@@ -119,7 +126,7 @@ static int alloc_port(struct sim_domain_hdr *h)
 static int attach_fifo(struct sim_evtchn *e, uint32_t port)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.u32 = port };
-	char path[4096];
+	char path[SIM_PATH_MAX];
 	int fd, rc;
 
 	rc = sim_fifo_path(path, sizeof(path), e->sp->simdir, e->sp->domid, port);
@@ -241,7 +248,7 @@ int sim_evtchn_unbind(void *priv, vha_evtchn_port_t port)
 	struct sim_evtchn *e = priv;
 	struct sim_port copy;
 	struct sim_domain peer = { .fd = -1 }, *pd = NULL;
-	char path[4096];
+	char path[SIM_PATH_MAX];
 
 	if (port == 0 || port >= SIM_PORTS)
 		return -EINVAL;
@@ -283,7 +290,7 @@ int sim_evtchn_notify(void *priv, vha_evtchn_port_t port)
 {
 	struct sim_evtchn *e = priv;
 	struct sim_port p;
-	char path[4096];
+	char path[SIM_PATH_MAX];
 	char byte = 1;
 	int fd, rc;
 
@@ -318,7 +325,7 @@ int sim_evtchn_pending(void *priv)
 {
 	struct sim_evtchn *e = priv;
 	struct epoll_event ev;
-	char buf[256];
+	char buf[FIFO_DRAIN_CHUNK];
 	int n, fd;
 
 	n = epoll_wait(e->epfd, &ev, 1, 0);

@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <limits.h>
+
 #include "../platform_impl.h"
 #include "vha/sim.h"
 
@@ -75,6 +77,11 @@ struct sim_domain {
 	vha_domid_t domid;
 	struct sim_domain_hdr *hdr;
 };
+
+/* Room for a file path inside the simulation directory, NUL included. */
+#define SIM_PATH_MAX PATH_MAX
+/* A path and a temporary suffix (".<pid>.tmp") fit in this. */
+#define SIM_TMP_PATH_MAX (SIM_PATH_MAX + 32)
 
 /* Paths inside the simulation directory. */
 int sim_domain_path(char *buf, size_t len, const char *simdir, vha_domid_t domid);

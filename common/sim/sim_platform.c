@@ -77,7 +77,7 @@ static struct xs_handle *sim_xs_open(struct vha_platform *p)
 {
 	struct sim_platform *sp = p->priv;
 	struct xs_handle *xs;
-	char path[4096], *saved = NULL;
+	char path[SIM_PATH_MAX], *saved = NULL;
 	const char *old;
 	int err;
 

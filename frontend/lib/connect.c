@@ -16,6 +16,9 @@
 #include "front_internal.h"
 #include "vha/xenbus.h"
 
+/* Without a watch, wait_backend looks at the backend's state this often. */
+#define WAIT_POLL_US 5000
+
 /* Take queued watch events; one of the follow watch is remembered for front_follow_backend. */
 static void take_watch_events(struct vha_front *f)
 {
@@ -31,13 +34,13 @@ static void take_watch_events(struct vha_front *f)
 /*
  * Wait until the backend's state is want1 or want2, up to timeout_s. A watch
  * on the node wakes us on each change (registered before the first read, so
- * no change is missed); if the watch cannot be set, look every 5 ms.
+ * no change is missed); if the watch cannot be set, look every WAIT_POLL_US.
  * Returns the state or -ETIMEDOUT.
  */
 static int wait_backend(struct vha_front *f, int want1, int want2, double timeout_s)
 {
 	double end = now_s() + timeout_s, left;
-	char path[300];
+	char path[FRONT_XS_PATH_MAX];
 	bool watched;
 	int st, fd;
 
@@ -59,7 +62,7 @@ static int wait_backend(struct vha_front *f, int want1, int want2, double timeou
 			poll(&pfd, 1, (int)(left * 1000.0) + 1);
 			take_watch_events(f);
 		} else {
-			usleep(5000);
+			usleep(WAIT_POLL_US);
 		}
 	}
 	if (watched) {
@@ -175,7 +178,7 @@ static void release(struct vha_front *f)
 		vha_evtchn_close(f->ev);
 	vha_gntshr_close(f->shr);
 	if (f->watching) {
-		char path[300];
+		char path[FRONT_XS_PATH_MAX];
 
 		snprintf(path, sizeof(path), "%s/state", f->be_dir);
 		xs_unwatch(f->xs, path, WATCH_TOKEN);
@@ -245,7 +248,7 @@ static int publish_rings(struct vha_front *f, unsigned int order)
 		else
 			vha_xs_rm(f->xs, t, f->dir, "multi-queue-num-queues");
 		for (unsigned int i = 0; i < f->info.queues; i++) {
-			char dir[96], node[24];
+			char dir[FRONT_XS_PATH_MAX], node[FRONT_XS_NODE_MAX];
 
 			if (f->info.queues > 1)
 				snprintf(dir, sizeof(dir), "%s/queue-%u", f->dir, i);
@@ -362,7 +365,7 @@ int vha_front_open(struct vha_platform *p, unsigned int devid, const struct vha_
 	struct vha_front_opts dflt = { 0 };
 	struct vha_front *f;
 	uint64_t beid;
-	char path[300];
+	char path[FRONT_XS_PATH_MAX];
 	int rc;
 
 	*out = NULL;

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include <xenstore.h>
+#include <xen/io/xs_wire.h>
 
 #include "vha/blkif.h"
 #include "vha/front.h"
@@ -23,6 +24,12 @@
 #define WATCH_TOKEN "vha-front-backend"   /* following the backend's state after open */
 #define WAIT_TOKEN "vha-front-wait"         /* waiting for one state (handshake, close) */
 #define POOL_MAX 1024u          /* pages one vha_gntshr_share grants at most (gntalloc's default limit) */
+/* Room for any xenstore path, the NUL included: our device directory and its nodes. */
+#define FRONT_XS_PATH_MAX (XENSTORE_ABS_PATH_MAX + 1)
+/* Our own device directory, "device/vbd/<devid>" (relative), NUL included. */
+#define FRONT_DEV_DIR_MAX 64
+/* A node name we compose ("ring-ref<N>"), NUL included. */
+#define FRONT_XS_NODE_MAX 24
 
 struct req_slot {
 	bool busy;
@@ -60,7 +67,7 @@ struct vha_front {
 	struct xs_handle *xs;
 	struct vha_gntshr *shr;
 	struct vha_evtchn *ev;
-	char dir[64];
+	char dir[FRONT_DEV_DIR_MAX];
 	char *be_dir;
 	bool watching;
 	bool follow_pending;            /* wait_backend took an event of the follow watch */

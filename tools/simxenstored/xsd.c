@@ -199,17 +199,21 @@ static bool is_listener(struct xsd *x, void *ptr)
 	return ptr >= (void *)&x->doms[0] && ptr < (void *)&x->doms[MAX_DOMAINS];
 }
 
+/* Events taken per epoll_wait, and bytes read from a connection per call. */
+#define XSD_EPOLL_BATCH 32
+#define XSD_READ_CHUNK 8192
+
 int xsd_run_once(struct xsd *x, int timeout_ms)
 {
-	struct epoll_event evs[32];
-	int n = epoll_wait(x->epfd, evs, 32, timeout_ms);
+	struct epoll_event evs[XSD_EPOLL_BATCH];
+	int n = epoll_wait(x->epfd, evs, XSD_EPOLL_BATCH, timeout_ms);
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n; i++) {
 		void *ptr = evs[i].data.ptr;
 		struct xsd_conn *c;
-		unsigned char buf[8192];
+		unsigned char buf[XSD_READ_CHUNK];
 		ssize_t r;
 
 		if (is_listener(x, ptr)) {

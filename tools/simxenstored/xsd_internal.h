@@ -30,6 +30,10 @@
 #define MAX_PERMS 64
 /* Room for a canonical path and its NUL, with slack for a "@..." watch name (copied, truncated). */
 #define PATH_BUF_LEN (MAX_PATH_LEN + 64)
+/* "/local/domain/<domid>/" with its NUL. */
+#define DOMAIN_PATH_MAX 48
+/* A transaction id in decimal with its NUL. */
+#define TX_ID_MAX 16
 
 struct perm {
 	unsigned int id;

@@ -217,7 +217,7 @@ static int op_reset_watches(struct request *rq)
 static int op_transaction_start(struct request *rq)
 {
 	struct tx *t;
-	char id[16];
+	char id[TX_ID_MAX];
 	int rc = xsd_tx_start(rq->x, rq->c, &t);
 
 	if (rc < 0)
@@ -242,7 +242,7 @@ static int op_transaction_end(struct request *rq)
 
 static int op_get_domain_path(struct request *rq)
 {
-	char out[48];
+	char out[DOMAIN_PATH_MAX];
 
 	snprintf(out, sizeof(out), "/local/domain/%lu", body_domid(rq));
 	reply(rq, out, strlen(out) + 1);

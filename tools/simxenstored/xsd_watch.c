@@ -38,7 +38,7 @@ void xsd_watch_send_event(struct xsd_conn *c, struct watch *w, const char *path)
 {
 	char buf[MAX_PATH_LEN + 1100];
 	const char *shown = path;
-	char prefix[48];
+	char prefix[DOMAIN_PATH_MAX];
 	size_t pl, tl;
 
 	if (w->relative) {

@@ -51,7 +51,7 @@ int ctl_attach(struct ctl *c, int argc, char **argv)
 	const char *target = NULL, *mode = "w", *type = "vbd", *devtype = "disk", *wait = "initwait";
 	const char *strategy = NULL;
 	double timeout = 10;
-	char be_dir[CTL_XS_PATH_MAX], fe_dir[CTL_XS_PATH_MAX], vname[32], abs_target[PATH_MAX];
+	char be_dir[CTL_XS_PATH_MAX], fe_dir[CTL_XS_PATH_MAX], vname[CTL_NAME_MAX], abs_target[PATH_MAX];
 	struct vha_platform *p;
 	struct xs_handle *xs;
 	int opt, rc = VHA_EXIT_FAILURE, st;

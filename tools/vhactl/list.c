@@ -26,6 +26,11 @@
 
 /* ---------------- list / stats ---------------- */
 
+/* A stats.json key we look up, quoted, with ": " and the NUL. */
+#define JSON_KEY_MAX 64
+/* A grant strategy's name plus "+p"; the sscanf below reads at most 31 letters. */
+#define STRATEGY_MAX 32
+
 int ctl_list(struct ctl *c, int argc, char **argv)
 {
 	struct vha_platform *p;
@@ -92,7 +97,7 @@ int ctl_list(struct ctl *c, int argc, char **argv)
 /* The number after "key": in a stats.json line (0 if absent). */
 static unsigned long long jnum(const char *obj, const char *key)
 {
-	char pat[64];
+	char pat[JSON_KEY_MAX];
 	const char *p;
 
 	snprintf(pat, sizeof(pat), "\"%s\": ", key);
@@ -121,7 +126,7 @@ int ctl_stats(struct ctl *c, int argc, char **argv)
 	static const char *const heads[] = { "requests", "reads", "writes", "flushes", "barriers", "discards",
 					     "indirect", "bytes-read", "bytes-written", "errors", "rejected",
 					     "notified", "events", "map", "persistent", "copy", "buffered" };
-	char path[PATH_MAX], line[PATH_MAX], strategy[32] = "-";
+	char path[PATH_MAX], line[PATH_MAX], strategy[STRATEGY_MAX] = "-";
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, 'D' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
@@ -172,7 +177,7 @@ int ctl_stats(struct ctl *c, int argc, char **argv)
 			printf(" %*llu", i == 7 || i == 8 ? 13 : 10, jnum(q, cols[i]));
 		if (g) {
 			unsigned long long hits = jnum(g, "hits"), misses = jnum(g, "misses");
-			char cache[32];
+			char cache[CTL_NAME_MAX];
 
 			snprintf(cache, sizeof(cache), "%llu/%llu", jnum(g, "size"), jnum(g, "capacity"));
 			printf(" %11s %7.1f\n", cache, hits + misses ? 100.0 * (double)hits / (double)(hits + misses) : 0.0);

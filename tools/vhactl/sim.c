@@ -188,7 +188,7 @@ static int sim_create_domain(struct ctl *c, unsigned int domid, const char *name
 {
 	struct vha_platform *p;
 	struct xs_handle *xs;
-	char dir[64], buf[64];
+	char dir[CTL_XS_PATH_MAX], buf[CTL_NAME_MAX];
 	struct xs_permissions perms[1] = { { .id = domid, .perms = XS_PERM_NONE } };
 	int rc;
 
@@ -229,7 +229,7 @@ static void for_each_backend_of(struct xs_handle *xs, unsigned int fe, void (*fn
 {
 	unsigned int ndom = 0, ntype = 0;
 	char **doms = xs_directory(xs, XBT_NULL, "/local/domain", &ndom);
-	char path[CTL_XS_PATH_MAX], fes[16];
+	char path[CTL_XS_PATH_MAX], fes[CTL_NAME_MAX];
 
 	snprintf(fes, sizeof(fes), "%u", fe);
 	for (unsigned int i = 0; doms && i < ndom; i++) {
@@ -273,7 +273,7 @@ static int sim_destroy_domain(struct ctl *c, unsigned int domid, double timeout)
 	struct vha_platform *p;
 	struct xs_handle *xs;
 	struct wait_closed w = { .end = ctl_now() + timeout };
-	char dir[64];
+	char dir[CTL_XS_PATH_MAX];
 	int rc;
 
 	if (domid == 0)

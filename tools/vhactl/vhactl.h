@@ -18,6 +18,8 @@
  * already beyond xenstore's own limit, so it names no node either way.
  */
 #define CTL_XS_CHILD_MAX (CTL_XS_PATH_MAX + 64)
+/* A short name for the user: "xvdX" or a device id, a domain's name or id, NUL included. */
+#define CTL_NAME_MAX 64
 
 struct ctl {
 	const char *platform;           /* NULL: $VHA_PLATFORM, else xen */
