@@ -47,7 +47,9 @@ CPPFLAGS += -D_GNU_SOURCE -D__XEN_TOOLS__ -Icommon/include
 FRONT_CPPFLAGS := -Ifrontend/include
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fPIC -pthread -MMD -MP $(SAN_FLAGS)
-LDFLAGS += -pthread $(SAN_FLAGS)
+# One link line's libraries serve every program: --as-needed keeps in each
+# binary only those it uses (liburing ends up in vha-backend alone).
+LDFLAGS += -pthread -Wl,--as-needed $(SAN_FLAGS)
 LDLIBS = $(PKG_LIBS) -lrt
 
 # The libraries, lowest layer last on the link line.
