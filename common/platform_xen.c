@@ -18,6 +18,7 @@
 #include <xentoollog.h>
 
 #include "platform_impl.h"
+#include "vha/cli.h"
 #include "vha/log.h"
 
 /*
@@ -82,7 +83,16 @@ static int xen_open(struct vha_platform *p, const struct vha_platform_config *cf
 	}
 	val = xs_read(xs, XBT_NULL, "domid", &len);
 	if (val) {
-		p->domid = (vha_domid_t)strtoul(val, NULL, 10);
+		uint64_t domid;
+
+		/* It was strtoul: a node holding garbage made us domain 0. */
+		if (vha_parse_u64(val, 0, VHA_DOMID_MAX, 0, &domid) < 0) {
+			vha_platform_set_error("xenstore's domid node holds '%.32s', not a domain id", val);
+			free(val);
+			xs_close(xs);
+			return -EINVAL;
+		}
+		p->domid = (vha_domid_t)domid;
 		free(val);
 	}
 	xs_close(xs);

@@ -10,6 +10,7 @@
 #include <xenstore.h>
 
 #include "sim_internal.h"
+#include "vha/cli.h"
 
 /* libxenstore reads $XENSTORED_PATH inside xs_open(); serialize our changes to it. */
 static pthread_mutex_t xs_env_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -35,15 +36,16 @@ static int sim_open(struct vha_platform *p, const struct vha_platform_config *cf
 	}
 	if (domid < 0) {
 		const char *env = getenv("VHA_SIM_DOMID");
-		char *end;
+		uint64_t v;
 
 		domid = 0;
 		if (env && *env) {
-			domid = strtol(env, &end, 10);
-			if (*end || domid < 0 || domid > VHA_DOMID_MAX) {
-				vha_platform_set_error("VHA_SIM_DOMID=%s is not a domain id", env);
+			/* Digits only, 0..VHA_DOMID_MAX: strtol also took " 5" and "+5". */
+			if (vha_parse_u64(env, 0, VHA_DOMID_MAX, 0, &v) < 0) {
+				vha_platform_set_error("VHA_SIM_DOMID=%s is not a domain id (0 to %d)", env, VHA_DOMID_MAX);
 				return -EINVAL;
 			}
+			domid = (long)v;
 		}
 	}
 	if (!vha_sim_domain_exists(dir, (vha_domid_t)domid)) {

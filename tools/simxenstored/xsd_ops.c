@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vha/cli.h"
 #include "vha/platform.h"
 #include "xsd_internal.h"
 
@@ -76,10 +77,19 @@ static int changed(struct request *rq, int rc, const char *data, size_t len)
 	return rc;
 }
 
-/* A domain id in the body, as toolstacks send it ("5"); no check, as xenstored's callers expect. */
-static unsigned long body_domid(const struct request *rq)
+/*
+ * The domain id that starts the body, as toolstacks send it ("5", up to the
+ * next NUL): a domid_t in decimal, or -EINVAL (no sign, spaces or junk; it
+ * was strtoul, which read "x" as domain 0).
+ */
+static int body_domid(const struct request *rq, unsigned int *domid)
 {
-	return strtoul(rq->body, NULL, 10);
+	uint64_t v;
+
+	if (vha_parse_u64(rq->body, 0, UINT16_MAX, 0, &v) < 0)
+		return -EINVAL;
+	*domid = (unsigned int)v;
+	return 0;
 }
 
 /* ---------------- reading ---------------- */
@@ -243,17 +253,23 @@ static int op_transaction_end(struct request *rq)
 static int op_get_domain_path(struct request *rq)
 {
 	char out[DOMAIN_PATH_MAX];
+	unsigned int d;
 
-	snprintf(out, sizeof(out), "/local/domain/%lu", body_domid(rq));
+	if (body_domid(rq, &d) < 0)
+		return -EINVAL;
+	snprintf(out, sizeof(out), "/local/domain/%u", d);
 	reply(rq, out, strlen(out) + 1);
 	return 0;
 }
 
 static int op_is_domain_introduced(struct request *rq)
 {
-	unsigned long d = body_domid(rq);
-	bool yes = d == 0 || xsd_domain_is_introduced(rq->x, (unsigned int)d);
+	unsigned int d;
+	bool yes;
 
+	if (body_domid(rq, &d) < 0)
+		return -EINVAL;
+	yes = d == 0 || xsd_domain_is_introduced(rq->x, d);
 	reply(rq, yes ? "T" : "F", 2);
 	return 0;
 }
@@ -261,11 +277,11 @@ static int op_is_domain_introduced(struct request *rq)
 /* The domain id of an introduce or release: 1..VHA_DOMID_MAX (DOMID_FIRST_RESERVED and up are Xen's special ids). */
 static int guest_domid(const struct request *rq, unsigned int *domid)
 {
-	unsigned long d = body_domid(rq);
+	unsigned int d;
 
-	if (d == 0 || d > (unsigned long)VHA_DOMID_MAX)
+	if (body_domid(rq, &d) < 0 || d == 0 || d > (unsigned int)VHA_DOMID_MAX)
 		return -EINVAL;
-	*domid = (unsigned int)d;
+	*domid = d;
 	return 0;
 }
 

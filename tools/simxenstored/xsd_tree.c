@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vha/cli.h"
 #include "xsd_internal.h"
 
 /* ---------------- nodes ---------------- */
@@ -329,13 +330,12 @@ static int parse_perms(const char *data, size_t len, struct perm *perms, unsigne
 	while (off < len) {
 		const char *s = data + off;
 		size_t sl = strnlen(s, len - off);
-		char *end;
-		unsigned long id;
+		uint64_t id;
 
 		if (sl == len - off || sl < 2 || !strchr("nrwb", s[0]) || *n == MAX_PERMS)
 			return -EINVAL;
-		id = strtoul(s + 1, &end, 10);
-		if (*end || id > 0xffff)
+		/* A domid_t in decimal only: strtoul let a sign and leading spaces through ("w +5" was domain 5). */
+		if (vha_parse_u64(s + 1, 0, UINT16_MAX, 0, &id) < 0)
 			return -EINVAL;
 		perms[*n].p = s[0];
 		perms[*n].id = (unsigned int)id;

@@ -94,15 +94,32 @@ int ctl_list(struct ctl *c, int argc, char **argv)
 	return VHA_EXIT_OK;
 }
 
-/* The number after "key": in a stats.json line (0 if absent). */
+/* The digits of a 64-bit counter, NUL included. */
+#define JSON_NUM_MAX 24
+
+/*
+ * The number after "key": in a stats.json line: 0 if absent or not an
+ * unsigned decimal that fits 64 bits (it was strtoull, which took "-1" as
+ * 2^64 - 1 and an overflow as the largest value).
+ */
 static unsigned long long jnum(const char *obj, const char *key)
 {
-	char pat[JSON_KEY_MAX];
+	char pat[JSON_KEY_MAX], digits[JSON_NUM_MAX];
 	const char *p;
+	uint64_t v;
+	size_t n;
 
 	snprintf(pat, sizeof(pat), "\"%s\": ", key);
 	p = strstr(obj, pat);
-	return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
+	if (!p)
+		return 0;
+	p += strlen(pat);
+	n = strspn(p, "0123456789");
+	if (n == 0 || n >= sizeof(digits))
+		return 0;
+	memcpy(digits, p, n);
+	digits[n] = '\0';
+	return vha_parse_u64(digits, 0, UINT64_MAX, 0, &v) == 0 ? (unsigned long long)v : 0;
 }
 
 static const char *stats_path(struct ctl *c, const char *dir, char *path, size_t len)
