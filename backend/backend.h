@@ -18,6 +18,7 @@
 #include "vha/blkif.h"
 #include "vha/log.h"
 #include "vha/platform.h"
+#include "budget.h"
 #include "journal.h"
 
 #define BACKEND_MAX_QUEUES 16u
@@ -58,6 +59,9 @@ struct backend_config {
 	unsigned int device_max_inflight;       /* requests in flight per device */
 	unsigned int device_max_grants;         /* grants mapped at once per device (in flight + cache) */
 	unsigned int total_max_grants;          /* the same, across all devices */
+	unsigned int total_max_inflight;        /* requests in flight, across all devices */
+	uint64_t total_copy_buffers;            /* bytes of copy buffers, across all devices */
+	uint64_t total_memory;                  /* bytes the devices' queues allocate, across all devices */
 	bool resume;                    /* keep journals; take over live rings after a restart */
 };
 
@@ -229,7 +233,7 @@ struct device {
 	uint64_t last_size;             /* target size last published (online resize) */
 	struct target target;
 	struct vha_blkif_limits limits;
-	unsigned int grant_budget;      /* reserved from the backend's total while connected */
+	struct device_budget budget;    /* reserved from the backend's pool while connected */
 	unsigned int nr_queues;
 	struct queue queues[BACKEND_MAX_QUEUES];
 	volatile int broken;            /* set by a worker: ring overflow or fatal error */
@@ -273,7 +277,7 @@ struct backend {
 	char base_path[96];             /* /local/domain/<me>/backend/<type> */
 	int wake_fd;                    /* eventfd: workers -> main */
 	struct device *devices[BACKEND_MAX_DEVICES];
-	unsigned int grants_reserved;   /* sum of the devices' grant budgets */
+	struct budget_pool pool;        /* the totals, and what connected devices reserved */
 	unsigned int nr_devices;
 };
 
@@ -324,6 +328,14 @@ void queue_init(struct queue *q, struct device *dev, unsigned int index);
  * run again, or a journal_open_existing error.
  */
 int queue_take_over(struct queue *q);
+/*
+ * The rings and budget share of the journal an earlier process left for
+ * queue `index` of dev (journal_peek): 0, -ENOENT without one, or its error.
+ */
+int queue_journal_share(const struct device *dev, unsigned int index, struct journal_rings *out);
+/* Memory a queue allocates per request slot, and besides its slots and copy buffers (for the budgets). */
+size_t queue_slot_bytes(void);
+size_t queue_fixed_bytes(unsigned int cache_capacity);
 /* Start the worker (after the ring is mapped and the event channel bound). */
 int queue_start(struct queue *q);
 /* Ask the worker to stop (it finishes its in-flight I/O, then exits and wakes the main thread). Never blocks. */

@@ -142,8 +142,7 @@ static bool disconnect(struct device *dev)
 	for (unsigned int i = 0; i < dev->nr_queues; i++)
 		queue_stop(&dev->queues[i]);
 	dev->nr_queues = 0;
-	dev->be->grants_reserved -= dev->grant_budget;
-	dev->grant_budget = 0;
+	budget_release(&dev->be->pool, &dev->budget);
 	target_close(&dev->target);
 	__atomic_store_n(&dev->broken, 0, __ATOMIC_RELEASE);
 	return true;
@@ -482,6 +481,12 @@ int backend_init(struct backend *be, const struct backend_config *cfg, struct vh
 
 	be->cfg = *cfg;
 	be->platform = p;
+	be->pool = (struct budget_pool){ .total = {
+		[BUDGET_GRANTS] = cfg->total_max_grants,
+		[BUDGET_INFLIGHT] = cfg->total_max_inflight,
+		[BUDGET_COPY] = cfg->total_copy_buffers,
+		[BUDGET_MEMORY] = cfg->total_memory,
+	} };
 	/* One protocol so far: every backend type is served as blkif (vbd). */
 	be->ops = &vbd_ops;
 	rc = vha_gnttab_open(p, &be->gnttab);

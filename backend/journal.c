@@ -107,6 +107,8 @@ int journal_create(struct journal *j, const char *path, const struct journal_rin
 	j->hdr->nr_ring_pages = rings->nr_ring_pages;
 	j->hdr->remote_port = rings->remote_port;
 	memcpy(j->hdr->ring_refs, rings->ring_refs, sizeof(j->hdr->ring_refs));
+	j->hdr->grants = rings->grants;
+	j->hdr->copy_bytes = rings->copy_bytes;
 	j->hdr->req_cons = req_cons;
 	j->hdr->rsp_prod_pvt = rsp_prod_pvt;
 	/* Last: a journal without its magic is never taken over. */
@@ -199,11 +201,50 @@ static int recover(struct journal *j, RING_IDX req_prod, RING_IDX rsp_prod, stru
 	return 0;
 }
 
+/* Read and check path's header (layout and slot count); 0 or a journal_open_existing error. */
+static int read_header(int fd, struct journal_hdr *head)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if ((size_t)st.st_size < sizeof(*head) || pread(fd, head, sizeof(*head), 0) != (ssize_t)sizeof(*head) ||
+	    head->magic != JOURNAL_MAGIC)
+		return -EPROTO;
+	if (head->version != JOURNAL_VERSION || head->hdr_size != sizeof(struct journal_hdr) ||
+	    head->entry_size != sizeof(struct journal_entry))
+		return -EPROTONOSUPPORT;
+	if (head->nr_slots < 1 || head->nr_slots > JOURNAL_MAX_SLOTS ||
+	    (size_t)st.st_size != journal_bytes(head->nr_slots))
+		return -EPROTO;
+	return 0;
+}
+
+int journal_peek(const char *path, struct journal_rings *out)
+{
+	struct journal_hdr head;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	memset(out, 0, sizeof(*out));
+	if (fd < 0)
+		return -errno;
+	rc = read_header(fd, &head);
+	close(fd);
+	if (rc < 0)
+		return rc;
+	out->nr_slots = head.nr_slots;
+	out->nr_ring_pages = head.nr_ring_pages <= VHA_BLKIF_MAX_RING_PAGES ? head.nr_ring_pages : 0;
+	memcpy(out->ring_refs, head.ring_refs, sizeof(out->ring_refs));
+	out->remote_port = head.remote_port;
+	out->grants = head.grants;
+	out->copy_bytes = head.copy_bytes;
+	return 0;
+}
+
 int journal_open_existing(struct journal *j, const char *path, const struct journal_rings *rings,
 			  RING_IDX req_prod, RING_IDX rsp_prod, struct journal_recovery *rec)
 {
 	struct journal_hdr head;
-	struct stat st;
 	int fd, rc;
 
 	journal_init(j);
@@ -213,24 +254,9 @@ int journal_open_existing(struct journal *j, const char *path, const struct jour
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) != 0) {
-		rc = -errno;
+	rc = read_header(fd, &head);
+	if (rc < 0)
 		goto out;
-	}
-	if ((size_t)st.st_size < sizeof(head) || pread(fd, &head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
-	    head.magic != JOURNAL_MAGIC) {
-		rc = -EPROTO;
-		goto out;
-	}
-	if (head.version != JOURNAL_VERSION || head.hdr_size != sizeof(struct journal_hdr) ||
-	    head.entry_size != sizeof(struct journal_entry)) {
-		rc = -EPROTONOSUPPORT;
-		goto out;
-	}
-	if (head.nr_slots < 1 || head.nr_slots > JOURNAL_MAX_SLOTS || (size_t)st.st_size != journal_bytes(head.nr_slots)) {
-		rc = -EPROTO;
-		goto out;
-	}
 	if (head.nr_slots != rings->nr_slots || head.nr_ring_pages != rings->nr_ring_pages ||
 	    head.remote_port != rings->remote_port ||
 	    memcmp(head.ring_refs, rings->ring_refs, rings->nr_ring_pages * sizeof(rings->ring_refs[0])) != 0) {

@@ -30,7 +30,7 @@
 #include "vha/blkif.h"
 
 /* Raised whenever the file layout changes; a journal of another version is refused. */
-#define JOURNAL_VERSION 2u
+#define JOURNAL_VERSION 3u
 /* Most slots a journal may have: one per request of the largest blkif ring. */
 #define JOURNAL_MAX_SLOTS 512u
 
@@ -52,15 +52,25 @@ struct journal_hdr {
 	uint32_t nr_slots, nr_ring_pages, remote_port;
 	grant_ref_t ring_refs[VHA_BLKIF_MAX_RING_PAGES];
 	RING_IDX req_cons, rsp_prod_pvt;
+	uint32_t grants;                /* the queue's budget share: a takeover reserves it again */
+	uint32_t pad;
+	uint64_t copy_bytes;
 	struct journal_entry e[];
 };
 
-/* The rings a journal belongs to: a journal of other rings is stale. */
+/*
+ * The rings a journal belongs to (a journal of other rings is stale), and
+ * the budget share the queue served them with (grants, copy_bytes and
+ * nr_slots), which a takeover must reserve again, whatever order devices
+ * come back in: together they fitted the totals before, so they fit again.
+ */
 struct journal_rings {
 	unsigned int nr_slots;          /* 1..JOURNAL_MAX_SLOTS */
 	unsigned int nr_ring_pages;
 	grant_ref_t ring_refs[VHA_BLKIF_MAX_RING_PAGES];
 	uint32_t remote_port;
+	uint32_t grants;                /* recorded, not compared */
+	uint64_t copy_bytes;            /* recorded, not compared */
 };
 
 struct journal {
@@ -97,6 +107,15 @@ int journal_create(struct journal *j, const char *path, const struct journal_rin
  */
 int journal_open_existing(struct journal *j, const char *path, const struct journal_rings *rings,
 			  RING_IDX req_prod, RING_IDX rsp_prod, struct journal_recovery *rec);
+
+/*
+ * Read the header of the journal an earlier process left at path into
+ * *out: its rings and the budget share they were served with (a takeover
+ * serves them with exactly as many slots). 0, or the error
+ * journal_open_existing would give for the header (-ENOENT,
+ * -EPROTONOSUPPORT, -EPROTO). Reads nothing else.
+ */
+int journal_peek(const char *path, struct journal_rings *out);
 
 /* A human-readable reason for a journal_open_existing error, for the log. */
 const char *journal_strerror(int rc);

@@ -65,6 +65,14 @@ static void usage(FILE *out)
 		"  --total-grants N           grants all devices together may hold (default 61440); a device\n"
 		"                             that connects when fewer are left gets what is left, or is\n"
 		"                             refused when that is less than one largest request per queue\n"
+		"  --total-inflight N         requests in flight, all devices together (default 16384)\n"
+		"  --total-copy-buffers BYTES copy buffers, all devices together (default 512m)\n"
+		"  --total-memory BYTES       memory the devices' queues may allocate, all devices together:\n"
+		"                             request slots, copy buffers, indirect pages, cache entries\n"
+		"                             (default 1g). Of every total, a connecting device gets what it\n"
+		"                             asks while that is at most half of what is left, else half of\n"
+		"                             what is left (copy buffers shrink first, then slots), and is\n"
+		"                             refused below one largest request per queue\n"
 		"  --no-resume                keep no in-flight journal: after a restart, live devices are\n"
 		"                             closed and frontends must reconnect (default: taken over)\n"
 		"  --direct, --no-direct      open targets with or without O_DIRECT (default: O_DIRECT on sim,\n"
@@ -98,6 +106,9 @@ static const struct option long_opts[] = {
 	{ "device-inflight", required_argument, NULL, 'I' },
 	{ "device-grants", required_argument, NULL, 'G' },
 	{ "total-grants", required_argument, NULL, 'A' },
+	{ "total-inflight", required_argument, NULL, 'F' },
+	{ "total-copy-buffers", required_argument, NULL, 'C' },
+	{ "total-memory", required_argument, NULL, 'E' },
 	{ "no-resume", no_argument, NULL, 'R' },
 	{ "no-direct", no_argument, NULL, 'n' },
 	{ "direct", no_argument, NULL, 'd' },
@@ -164,6 +175,11 @@ static int apply_option(struct options *o, int c, const char *arg)
 	case 'I': return parse_num("device-inflight", arg, 1, 1u << 20, &o->cfg.device_max_inflight);
 	case 'G': return parse_num("device-grants", arg, 1, 1u << 24, &o->cfg.device_max_grants);
 	case 'A': return parse_num("total-grants", arg, 1, 1u << 24, &o->cfg.total_max_grants);
+	case 'F': return parse_num("total-inflight", arg, 1, 1u << 24, &o->cfg.total_max_inflight);
+	case 'C': return vha_cli_u64("total-copy-buffers", arg, 0, UINT64_C(1) << 40, VHA_PARSE_SIZE,
+				     &o->cfg.total_copy_buffers) < 0 ? -1 : 0;
+	case 'E': return vha_cli_u64("total-memory", arg, 1 << 20, UINT64_C(1) << 40, VHA_PARSE_SIZE,
+				     &o->cfg.total_memory) < 0 ? -1 : 0;
 	case 'R': o->cfg.resume = false; break;
 	case 'n': o->direct_choice = 0; break;
 	case 'd': o->direct_choice = 1; break;
@@ -255,7 +271,8 @@ int main(int argc, char **argv)
 		.cfg = { .type = "vbd", .max_ring_order = VHA_BLKIF_MAX_RING_ORDER, .max_indirect_segments = 256,
 			 .direct = true, .strategy = GS_ADAPTIVE, .persistent_max = 1056, .copy_max = 131072,
 			 .copy_buffer_max = 32u << 20, .resume = true, .device_max_inflight = 1024,
-			 .device_max_grants = 16384, .total_max_grants = 61440 },
+			 .device_max_grants = 16384, .total_max_grants = 61440, .total_max_inflight = 16384,
+			 .total_copy_buffers = UINT64_C(512) << 20, .total_memory = UINT64_C(1) << 30 },
 		.platform = { .sim_domid = -1 },
 		.log_level = VHA_LOG_INFO,
 		.direct_choice = -1,

@@ -450,14 +450,41 @@ void queue_init(struct queue *q, struct device *dev, unsigned int index)
 	journal_init(&q->journal);
 }
 
-static bool queue_journal_path(const struct queue *q, char *buf, size_t len)
+static bool journal_path(const struct device *dev, unsigned int index, char *buf, size_t len)
 {
-	const struct backend_config *cfg = &q->dev->be->cfg;
+	const struct backend_config *cfg = &dev->be->cfg;
 
 	if (!cfg->state_dir || !cfg->resume)
 		return false;
-	snprintf(buf, len, "%s/journal/%u-%u-%u", cfg->state_dir, q->dev->fe_domid, q->dev->devid, q->index);
+	snprintf(buf, len, "%s/journal/%u-%u-%u", cfg->state_dir, dev->fe_domid, dev->devid, index);
 	return true;
+}
+
+static bool queue_journal_path(const struct queue *q, char *buf, size_t len)
+{
+	return journal_path(q->dev, q->index, buf, len);
+}
+
+int queue_journal_share(const struct device *dev, unsigned int index, struct journal_rings *out)
+{
+	char path[4200];
+
+	memset(out, 0, sizeof(*out));
+	return journal_path(dev, index, path, sizeof(path)) ? journal_peek(path, out) : -ENOENT;
+}
+
+size_t queue_slot_bytes(void)
+{
+	/* A slot, its journal entry, and its share of the io_uring (two entries a slot). */
+	return sizeof(struct inflight) + sizeof(struct journal_entry) +
+	       2 * (sizeof(struct io_uring_sqe) + sizeof(struct io_uring_cqe));
+}
+
+size_t queue_fixed_bytes(unsigned int cache_capacity)
+{
+	/* The indirect-page buffer, and the persistent cache's entries and hash buckets (fewer than two per entry). */
+	return BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * VHA_PAGE_SIZE +
+	       (size_t)cache_capacity * (sizeof(struct pgrant) + 2 * sizeof(struct pgrant *));
 }
 
 static void queue_journal_rings(const struct queue *q, struct journal_rings *r)
@@ -467,6 +494,8 @@ static void queue_journal_rings(const struct queue *q, struct journal_rings *r)
 	r->nr_ring_pages = q->nr_ring_pages;
 	memcpy(r->ring_refs, q->ring_refs, q->nr_ring_pages * sizeof(q->ring_refs[0]));
 	r->remote_port = q->remote_port;
+	r->grants = q->map_budget + q->cache_budget;
+	r->copy_bytes = q->copy_budget;
 }
 
 int queue_take_over(struct queue *q)

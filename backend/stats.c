@@ -37,11 +37,13 @@ int backend_write_stats(struct backend *be)
 
 		fprintf(f, "%s\n {\"frontend\": %u, \"devid\": %u, \"connected\": %s, \"grant_strategy\": \"%s\", "
 			"\"persistent\": %s, \"o_direct\": %s, \"sectors\": %" PRIu64 ", \"closing\": %s, "
-			"\"protocol\": \"%s\", \"grant_budget\": %u, \"queues\": [", i ? "," : "",
+			"\"protocol\": \"%s\", \"grant_budget\": %" PRIu64 ", \"inflight_budget\": %" PRIu64
+			", \"copy_budget\": %" PRIu64 ", \"memory_budget\": %" PRIu64 ", \"queues\": [", i ? "," : "",
 			dev->fe_domid, dev->devid, dev->phase == DEV_CONNECTED ? "true" : "false",
 			grant_strategy_name(dev->strategy), dev->persistent ? "true" : "false",
 			dev->target.direct ? "true" : "false", dev->last_size >> 9, dev->stopping ? "true" : "false",
-			be->ops->name, dev->grant_budget);
+			be->ops->name, dev->budget.amount[BUDGET_GRANTS], dev->budget.amount[BUDGET_INFLIGHT],
+			dev->budget.amount[BUDGET_COPY], dev->budget.amount[BUDGET_MEMORY]);
 		for (unsigned int j = 0; j < dev->nr_queues; j++) {
 			const struct queue *q = &dev->queues[j];
 			const struct queue_stats *s = &q->stats;
@@ -73,7 +75,12 @@ int backend_write_stats(struct backend *be)
 		}
 		fprintf(f, "]}");
 	}
-	fprintf(f, "\n]}\n");
+	/* The totals and what connected devices hold of them, one line. */
+	fprintf(f, "\n], \"budgets\": {");
+	for (enum budget_kind k = 0; k < BUDGET_KINDS; k++)
+		fprintf(f, "%s\"%s\": {\"total\": %" PRIu64 ", \"reserved\": %" PRIu64 "}", k ? ", " : "",
+			budget_name(k), be->pool.total[k], be->pool.reserved[k]);
+	fprintf(f, "}}\n");
 	if (fclose(f) != 0)
 		return -errno;
 	return rename(tmp, path) == 0 ? 0 : -errno;

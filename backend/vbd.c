@@ -120,43 +120,75 @@ static unsigned int request_grants_max(const struct device *dev)
 }
 
 /*
- * Reserve the device's grant budget from the backend's total: what is
- * configured per device, or what is left (a guest is offered less rather
- * than taking what others need), but at least one largest request per
- * queue, else the connect is refused.
+ * Reserve the device's share of the backend's budgets (budget.h): what is
+ * configured per device, or less when less is left, and at least one
+ * largest request per queue, else the connect is refused. A takeover asks
+ * for exactly the slots its journals were written for.
  */
-static int reserve_budget(struct device *dev, unsigned int nq)
+static int reserve_budget(struct device *dev, unsigned int nq, bool resume)
 {
 	struct backend *be = dev->be;
-	unsigned int left = be->cfg.total_max_grants - be->grants_reserved;
-	unsigned int want = be->cfg.device_max_grants, floor = nq * request_grants_max(dev);
+	const struct backend_config *cfg = &be->cfg;
+	struct budget_ask ask = {
+		.queues = nq,
+		.grants_want = cfg->device_max_grants,
+		.grants_floor = (uint64_t)nq * request_grants_max(dev),
+		.slots_want = cfg->device_max_inflight,
+		.copy_want = cfg->copy_buffer_max,
+		.slot_bytes = queue_slot_bytes(),
+		.queue_bytes = queue_fixed_bytes(dev->persistent ? cfg->persistent_max : 0),
+	};
+	enum budget_kind k;
 
-	if (want > left)
-		want = left;
-	if (want < floor) {
-		device_error(dev, "grant budget exhausted: %u grants left of %u, %u queue(s) need %u", left,
-			     be->cfg.total_max_grants, nq, floor);
+	ask.resume = resume;
+	for (unsigned int i = 0; resume && i < nq; i++) {
+		struct journal_rings share;
+		int rc = queue_journal_share(dev, i, &share);
+
+		if (rc == 0 && (share.grants < request_grants_max(dev) || share.nr_slots < 1))
+			rc = -EPROTO;   /* not a share this process could have given */
+		if (rc < 0) {
+			vha_log_ratelimited(&dev->rl, VHA_LOG_INFO, "device %u/%u queue %u: cannot resume (%s)",
+					    dev->fe_domid, dev->devid, i, journal_strerror(rc));
+			return rc;
+		}
+		ask.resume_amount[BUDGET_GRANTS] += share.grants;
+		ask.resume_amount[BUDGET_INFLIGHT] += share.nr_slots;
+		ask.resume_amount[BUDGET_COPY] += share.copy_bytes;
+	}
+	if (budget_reserve(&be->pool, &ask, &dev->budget, &k) < 0) {
+		device_error(dev, "%s budget exhausted: %" PRIu64 " of %" PRIu64 " left, too few for %u queue(s)",
+			     k == BUDGET_GRANTS ? "grant" : budget_name(k), be->pool.total[k] - be->pool.reserved[k],
+			     be->pool.total[k], nq);
 		return -ENOSPC;
 	}
-	dev->grant_budget = want;
-	be->grants_reserved += want;
 	return 0;
 }
 
-/* Queue q's share of the device's budgets. */
-static void share_budget(struct device *dev, struct queue *q)
+/* Queue q's share of the device's budgets: an even split, or on a takeover what its journal says it had. */
+static void share_budget(struct device *dev, struct queue *q, bool resume)
 {
 	const struct backend_config *cfg = &dev->be->cfg;
-	unsigned int grants = dev->grant_budget / dev->nr_queues, inflight = cfg->device_max_inflight / dev->nr_queues;
+	const uint64_t *b = dev->budget.amount;
+	unsigned int grants = (unsigned int)(b[BUDGET_GRANTS] / dev->nr_queues);
+	unsigned int inflight = (unsigned int)(b[BUDGET_INFLIGHT] / dev->nr_queues);
+	size_t copy = b[BUDGET_COPY] / dev->nr_queues;
 	unsigned int ring = vha_blkif_ring_size(q->nr_ring_pages);
+	struct journal_rings had;
 
+	/* Read at reserve_budget too; the state directory is ours (locked), so it says the same. */
+	if (resume && queue_journal_share(dev, q->index, &had) == 0) {
+		grants = had.grants;
+		inflight = had.nr_slots;
+		copy = had.copy_bytes;
+	}
 	q->request_grants_max = request_grants_max(dev);
 	/* The cache may hold up to half (what is left always maps one largest request). */
 	q->cache_budget = cfg->persistent_max < (grants - q->request_grants_max) / 2 ? cfg->persistent_max :
 			  (grants - q->request_grants_max) / 2;
 	q->map_budget = grants - q->cache_budget;
 	q->nr_slots = inflight < 1 ? 1 : inflight > ring ? ring : inflight;
-	q->copy_budget = cfg->copy_buffer_max / dev->nr_queues;
+	q->copy_budget = copy;
 }
 
 static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
@@ -215,7 +247,7 @@ static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
 		.discard = dev->target.discard && !dev->readonly,
 	};
 
-	rc = reserve_budget(dev, (unsigned int)nq);
+	rc = reserve_budget(dev, (unsigned int)nq, resume);
 	if (rc < 0)
 		goto out;
 	/* Every queue owns nothing until it is set up: a failure below undoes exactly what was done. */
@@ -240,7 +272,7 @@ static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
 			goto fail;
 		}
 		vha_blkif_back_init(&q->back, q->ring_map, q->nr_ring_pages);
-		share_budget(dev, q);
+		share_budget(dev, q, resume);
 		if (resume) {
 			rc = queue_take_over(q);
 			if (rc < 0) {
