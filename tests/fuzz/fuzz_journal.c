@@ -51,6 +51,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	close(fd);
+	{
+		/* What a takeover reserves comes from the same header: peek must agree with the full open. */
+		struct journal_rings peeked;
+		int peek = journal_peek(path, &peeked);
+
+		if (peek == 0 && (peeked.nr_slots < 1 || peeked.nr_slots > JOURNAL_MAX_SLOTS ||
+				  peeked.nr_ring_pages > VHA_BLKIF_MAX_RING_PAGES))
+			abort();
+	}
 	if (journal_open_existing(&j, path, &rings, req_prod, rsp_prod, &rec) == 0) {
 		RING_IDX unanswered = rec.req_cons - rec.rsp_prod_pvt;
 
