@@ -5,7 +5,9 @@
  * send what no honest frontend would: every rejection class, refs it never
  * granted, and a bogus req_prod. Each bad request must get an error response
  * with zeroed padding; the bogus ring must close that device only; the
- * daemon must stay up and another device keep working.
+ * daemon must stay up and another device keep working. After every case a
+ * second guest's disk must verify and the backend's RSS stay bounded
+ * (tests/lib/isolation.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +29,7 @@
 
 #include <xenstore.h>
 
+#include "isolation.h"
 #include "simdir.h"
 #include "vha/blkif.h"
 #include "vha/platform.h"
@@ -35,8 +38,13 @@
 #define DISK_SECTORS 8192u      /* 4 MiB images */
 #define POOL_PAGES 16u
 
+/* Domains: 1 rw disk, 2 ro disk, 3/4/5 rw disks with grant-strategy map/copy/persistent, 6 a 4K disk, 9 the witness. */
+enum { DOM_RW = 1, DOM_RO = 2, DOM_MAP = 3, DOM_COPY = 4, DOM_PERSISTENT = 5, DOM_4K = 6, DOM_FOREIGN = 7,
+       DOM_WITNESS = 9 };
+
 static char simdir[64], build[4096], img_rw[128], img_ro[128];
 static pid_t backend_pid;
+static struct test_isolation iso;
 
 struct fe {
 	struct vha_platform *p;
@@ -179,6 +187,9 @@ static bool backend_alive(void)
 static int setup(void **state)
 {
 	const char *args[] = { "--max-queues", "1", NULL };
+	static const struct { unsigned int domid; const char *img, *strategy; } disks[] = {
+		{ DOM_WITNESS, "witness.img", NULL },
+	};
 
 	(void)state;
 	snprintf(build, sizeof(build), "%s", test_build_dir());
@@ -194,6 +205,16 @@ static int setup(void **state)
 	    test_run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid 2 --target %s --mode r >/dev/null",
 		     build, simdir, img_ro))
 		return -1;
+	for (unsigned int i = 0; i < sizeof(disks) / sizeof(disks[0]); i++) {
+		if (test_run("head -c %u /dev/urandom > %s/%s", DISK_SECTORS * 512, simdir, disks[i].img) ||
+		    test_run("%s/vhactl --sim-dir %s sim create-domain %u >/dev/null", build, simdir, disks[i].domid) ||
+		    test_run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid %u --target %s/%s%s%s >/dev/null",
+			     build, simdir, disks[i].domid, simdir, disks[i].img,
+			     disks[i].strategy ? " --grant-strategy " : "", disks[i].strategy ? disks[i].strategy : ""))
+			return -1;
+	}
+	/* The second guest every case is checked against, and the RSS baseline after its warm-up. */
+	test_isolation_init(&iso, simdir, backend_pid, DOM_WITNESS);
 	return 0;
 }
 
@@ -282,12 +303,14 @@ static void test_hostile_requests(void **state)
 			fail_msg("%s: status %d, expected %d", cases[i].name, st, cases[i].status);
 		assert_int_equal(raw[9], 0);
 		assert_int_equal(raw[12] | raw[13] | raw[14] | raw[15], 0);
+		test_isolation_check(&iso, cases[i].name);
 	}
 	/* Read-only disk: writes refused, reads fine. */
 	r = rw_req(&ro, BLKIF_OP_WRITE, 0, 1);
 	assert_int_equal(send_raw(&ro, &r, NULL), BLKIF_RSP_ERROR);
 	r = rw_req(&ro, BLKIF_OP_READ, 0, 1);
 	assert_int_equal(send_raw(&ro, &r, NULL), BLKIF_RSP_OKAY);
+	test_isolation_check(&iso, "a write to a read-only disk");
 	/* The guest granted dom0 read-only access only: a disk read into it must fail, not scribble. */
 	{
 		vha_grant_ref_t roref;
@@ -298,6 +321,7 @@ static void test_hostile_requests(void **state)
 		r.seg[0].gref = roref;
 		assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_ERROR);
 		assert_int_equal(ropage[0], 0);
+		test_isolation_check(&iso, "a disk read into a read-only grant");
 	}
 
 	/* A bogus req_prod, far more than a ring ahead: that device closes, nothing else. */
@@ -309,6 +333,7 @@ static void test_hostile_requests(void **state)
 	r = rw_req(&ro, BLKIF_OP_READ, 8, 1);
 	assert_int_equal(send_raw(&ro, &r, NULL), BLKIF_RSP_OKAY);
 	assert_true(backend_alive());
+	test_isolation_check(&iso, "req_prod 1000 ahead");
 	fe_close(&f);
 	fe_close(&ro);
 }
@@ -402,6 +427,7 @@ static void test_event_storm(void **state)
 		}
 		assert_int_equal(stat_of(1, "events_delayed"), delayed);
 	}
+	test_isolation_check(&iso, "an event storm");
 	fe_restart(&f);
 	fe_restart(&ro);
 	fe_close(&f);
@@ -443,6 +469,7 @@ static void test_ring_edges(void **state)
 		}
 	}
 	assert_int_equal(got, ring);
+	test_isolation_check(&iso, "req_prod exactly one ring ahead");
 
 	memset(f.pool, 0x5a, VHA_PAGE_SIZE);
 	r = rw_req(&f, BLKIF_OP_FLUSH_DISKCACHE, 128, 1);
@@ -453,6 +480,7 @@ static void test_ring_edges(void **state)
 	r = rw_req(&f, BLKIF_OP_READ, 128, 1);
 	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
 	assert_int_equal(f.pool[100], 0x5a);
+	test_isolation_check(&iso, "flush and barrier with data segments");
 
 	/* Backwards: behind what the backend already answered. */
 	f.ring.ring.sring->req_prod = f.ring.ring.rsp_cons - 3;
@@ -461,6 +489,7 @@ static void test_ring_edges(void **state)
 	assert_true(backend_alive());
 	r = rw_req(&ro, BLKIF_OP_READ, 8, 1);
 	assert_int_equal(send_raw(&ro, &r, NULL), BLKIF_RSP_OKAY);
+	test_isolation_check(&iso, "req_prod moving backwards");
 	vha_xenbus_write_state(f.xs, XBT_NULL, f.dir, XenbusStateInitialising);
 	assert_int_equal(wait_state(f.xs, f.be_dir, XenbusStateInitWait, 10), XenbusStateInitWait);
 	fe_restart(&ro);
@@ -552,6 +581,7 @@ static void test_double_fetch(void **state)
 		assert_int_equal(send_raw(&ro, &r, NULL), BLKIF_RSP_OKAY);
 	}
 	assert_true(backend_alive());
+	test_isolation_check(&iso, "double fetch (direct and indirect)");
 	fe_restart(&f);
 	fe_restart(&ro);
 	fe_close(&f);
