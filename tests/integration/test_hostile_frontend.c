@@ -37,6 +37,10 @@
 
 #define DISK_SECTORS 8192u      /* 4 MiB images */
 #define POOL_PAGES 16u
+/* The backend's settings (setup): what the tests below hold it to. */
+#define MAX_INDIRECT 128u       /* feature-max-indirect-segments, below the protocol's 256 */
+#define DEVICE_GRANTS 4096u     /* --device-grants */
+#define PERSISTENT_MAX 1056u    /* --persistent-grants (the default, as Linux blkback) */
 
 /* Domains: 1 rw disk, 2 ro disk, 3/4/5 rw disks with grant-strategy map/copy/persistent, 6 a 4K disk, 9 the witness. */
 enum { DOM_RW = 1, DOM_RO = 2, DOM_MAP = 3, DOM_COPY = 4, DOM_PERSISTENT = 5, DOM_4K = 6, DOM_FOREIGN = 7,
@@ -74,7 +78,7 @@ static int wait_state(struct xs_handle *xs, const char *dir, int want, double ti
 	return st;
 }
 
-static void fe_connect(struct fe *f, unsigned int domid, unsigned int devid)
+static void fe_connect_ex(struct fe *f, unsigned int domid, unsigned int devid, bool persistent)
 {
 	struct vha_platform_config cfg = { .kind = "sim", .sim_dir = simdir, .sim_domid = (int)domid };
 	char *be = NULL;
@@ -105,10 +109,16 @@ static void fe_connect(struct fe *f, unsigned int domid, unsigned int devid)
 		vha_xs_write_uint(f->xs, t, f->dir, "ring-ref", f->ring_ref);
 		vha_xs_write_uint(f->xs, t, f->dir, "event-channel", (uint64_t)f->port);
 		vha_xs_printf(f->xs, t, f->dir, "protocol", "%s", VHA_BLKIF_PROTOCOL_NATIVE);
+		vha_xs_write_uint(f->xs, t, f->dir, "feature-persistent", persistent ? 1 : 0);
 		vha_xenbus_write_state(f->xs, t, f->dir, XenbusStateInitialised);
 	} while (!xs_transaction_end(f->xs, t, false) && errno == EAGAIN);
 	assert_int_equal(wait_state(f->xs, f->be_dir, XenbusStateConnected, 10), XenbusStateConnected);
 	vha_xenbus_write_state(f->xs, XBT_NULL, f->dir, XenbusStateConnected);
+}
+
+static void fe_connect(struct fe *f, unsigned int domid, unsigned int devid)
+{
+	fe_connect_ex(f, domid, devid, false);
 }
 
 /* Send one raw request and wait for its response (raw bytes too, for the padding check). */
@@ -186,12 +196,17 @@ static bool backend_alive(void)
 
 static int setup(void **state)
 {
-	const char *args[] = { "--max-queues", "1", NULL };
+	const char *args[] = { "--max-queues", "1", "--max-indirect-segments", "128", "--device-grants", "4096",
+			       "--persistent-grants", "1056", NULL };
 	static const struct { unsigned int domid; const char *img, *strategy; } disks[] = {
+		{ DOM_MAP, "map.img", "map" },
+		{ DOM_COPY, "copy.img", "copy" },
+		{ DOM_PERSISTENT, "persistent.img", "persistent" },
 		{ DOM_WITNESS, "witness.img", NULL },
 	};
 
 	(void)state;
+	_Static_assert(MAX_INDIRECT == 128 && DEVICE_GRANTS == 4096 && PERSISTENT_MAX == 1056, "setup's args");
 	snprintf(build, sizeof(build), "%s", test_build_dir());
 	if (test_sim_backend_start(simdir, sizeof(simdir), "hostile", args, &backend_pid) < 0)
 		return -1;
@@ -200,6 +215,7 @@ static int setup(void **state)
 	if (test_run("head -c %u /dev/urandom > %s && cp %s %s", DISK_SECTORS * 512, img_rw, img_rw, img_ro) ||
 	    test_run("%s/vhactl --sim-dir %s sim create-domain 1 >/dev/null", build, simdir) ||
 	    test_run("%s/vhactl --sim-dir %s sim create-domain 2 >/dev/null", build, simdir) ||
+	    test_run("%s/vhactl --sim-dir %s sim create-domain %d >/dev/null", build, simdir, DOM_FOREIGN) ||
 	    test_run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid 1 --target %s >/dev/null", build,
 		     simdir, img_rw) ||
 	    test_run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid 2 --target %s --mode r >/dev/null",
@@ -588,12 +604,266 @@ static void test_double_fetch(void **state)
 	fe_close(&ro);
 }
 
+/* A ref this frontend's domain has not granted: far from where the sim hands its refs out (clustered). */
+static grant_ref_t ungranted_ref(const struct fe *f)
+{
+	return (f->ring_ref + 8192u) % 16384u;
+}
+
+/* An indirect request whose segment list is in the page granted as ind_ref (the caller writes it). */
+static blkif_request_t ind_req(uint8_t op, uint64_t sector, unsigned int nseg, grant_ref_t ind_ref, uint64_t id)
+{
+	blkif_request_t r;
+	blkif_request_indirect_t *ind = (blkif_request_indirect_t *)&r;
+
+	_Static_assert(sizeof(blkif_request_indirect_t) <= sizeof(blkif_request_t), "one ring slot");
+	memset(&r, 0, sizeof(r));
+	ind->operation = BLKIF_OP_INDIRECT;
+	ind->indirect_op = op;
+	ind->nr_segments = (uint16_t)nseg;
+	ind->id = id;
+	ind->sector_number = sector;
+	ind->indirect_grefs[0] = ind_ref;
+	return r;
+}
+
+/* Segments 0..n-1 of an indirect page: whole pages, data page i % 8 of the pool. */
+static void fill_segments(struct blkif_request_segment *segs, const struct fe *f, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		segs[i] = (struct blkif_request_segment){ .gref = f->pool_refs[i % 8], .first_sect = 0, .last_sect = 7 };
+}
+
+static void fill_random(unsigned char *p, size_t len, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (unsigned char)rand_r(&seed);
+}
+
+static bool all_bytes(const unsigned char *p, size_t len, unsigned char v)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
+/*
+ * Indirect pages end to end (issue 9): an indirect page with bogus
+ * contents, too many segments (above the negotiated 128, above the
+ * protocol's 256, the field's 65535, zero), an indirect ref that is not
+ * granted, granted to another domain or out of the table: each is an
+ * indirect WRITE that must get BLKIF_RSP_ERROR, write nothing (the disk
+ * still holds the earlier pattern), and leave the device serving. An
+ * indirect page granted read-only is served: the backend only reads
+ * segment lists (it grant-copies them out), so read access is all it may
+ * ask for. Linux blkback agrees without persistent grants
+ * (xen_blkbk_parse_indirect maps them read-only); with persistent grants
+ * it maps them read-write and would refuse this request.
+ */
+static void test_indirect_pages(void **state)
+{
+	enum { SEG_BAD_ORDER, SEG_LAST_8, SEG_UNGRANTED, SEG_OUT_OF_TABLE, SEG_RANDOM, N_NEGOTIATED_PLUS_1, N_257,
+	       N_65535, N_0, IND_UNGRANTED, IND_FOREIGN, IND_OUT_OF_TABLE, N_CASES };
+	static const char *const names[N_CASES] = {
+		[SEG_BAD_ORDER] = "indirect page: a segment with first_sect > last_sect",
+		[SEG_LAST_8] = "indirect page: a segment with last_sect 8",
+		[SEG_UNGRANTED] = "indirect page: a segment ref never granted",
+		[SEG_OUT_OF_TABLE] = "indirect page: segment refs beyond the grant table",
+		[SEG_RANDOM] = "indirect page: random bytes",
+		[N_NEGOTIATED_PLUS_1] = "indirect: nr_segments = negotiated + 1 (129)",
+		[N_257] = "indirect: nr_segments 257 (> 256)",
+		[N_65535] = "indirect: nr_segments 65535",
+		[N_0] = "indirect: nr_segments 0",
+		[IND_UNGRANTED] = "indirect page ref never granted",
+		[IND_FOREIGN] = "indirect page granted to another domain",
+		[IND_OUT_OF_TABLE] = "indirect page ref beyond the grant table",
+	};
+	const size_t data_len = 8 * VHA_PAGE_SIZE;
+	const uint64_t sector = 256;
+	struct fe f;
+	struct blkif_request_segment *segs, *foreign_segs, *ro_segs;
+	unsigned char *pattern = malloc(data_len), raw[16];
+	grant_ref_t foreign_ref, ro_ref;
+	uint64_t negotiated = 0;
+	blkif_request_t r;
+
+	(void)state;
+	assert_non_null(pattern);
+	fe_connect(&f, DOM_RW, 51712);
+	assert_int_equal(vha_xs_read_uint(f.xs, XBT_NULL, f.be_dir, "feature-max-indirect-segments", 0, &negotiated), 0);
+	assert_int_equal(negotiated, MAX_INDIRECT);
+	segs = (struct blkif_request_segment *)(f.pool + 15 * VHA_PAGE_SIZE);
+	foreign_segs = vha_gntshr_share(f.shr, DOM_FOREIGN, 1, &foreign_ref, true);
+	ro_segs = vha_gntshr_share(f.shr, 0, 1, &ro_ref, false);
+	assert_non_null(foreign_segs);
+	assert_non_null(ro_segs);
+
+	/* Honest first: an 8-segment indirect write, read back by an indirect read. */
+	fill_random(pattern, data_len, 42);
+	memcpy(f.pool, pattern, data_len);
+	fill_segments(segs, &f, 8);
+	r = ind_req(BLKIF_OP_WRITE, sector, 8, f.pool_refs[15], 0x3000);
+	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+	memset(f.pool, 0, data_len);
+	r = ind_req(BLKIF_OP_READ, sector, 8, f.pool_refs[15], 0x3001);
+	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+	assert_memory_equal(f.pool, pattern, data_len);
+	/* The negotiated maximum is served. */
+	fill_segments(segs, &f, MAX_INDIRECT);
+	r = ind_req(BLKIF_OP_READ, 0, MAX_INDIRECT, f.pool_refs[15], 0x3002);
+	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+
+	for (unsigned int c = 0; c < N_CASES; c++) {
+		grant_ref_t ind = f.pool_refs[15];
+		unsigned int nseg = 8;
+		int16_t st;
+
+		/* Data a write would put on the disk: the read-back below would see it. */
+		memset(f.pool, 0xee, data_len);
+		memset(segs, 0, VHA_PAGE_SIZE);
+		fill_segments(segs, &f, 8);
+		switch (c) {
+		case SEG_BAD_ORDER: segs[3].first_sect = 5; segs[3].last_sect = 3; break;
+		case SEG_LAST_8: segs[5].last_sect = 8; break;
+		case SEG_UNGRANTED: segs[2].gref = ungranted_ref(&f); break;
+		case SEG_OUT_OF_TABLE: segs[0].gref = 0xffffffffu; segs[7].gref = 16384; break;
+		case SEG_RANDOM: fill_random((unsigned char *)segs, VHA_PAGE_SIZE, 7); break;
+		case N_NEGOTIATED_PLUS_1: nseg = MAX_INDIRECT + 1; fill_segments(segs, &f, nseg); break;
+		case N_257: nseg = 257; fill_segments(segs, &f, nseg); break;
+		case N_65535: nseg = 65535; fill_segments(segs, &f, VHA_PAGE_SIZE / sizeof(*segs)); break;
+		case N_0: nseg = 0; break;
+		case IND_UNGRANTED: ind = ungranted_ref(&f); break;
+		case IND_FOREIGN: ind = foreign_ref; fill_segments(foreign_segs, &f, 8); break;
+		case IND_OUT_OF_TABLE: ind = 0xfffffff0u; break;
+		}
+		r = ind_req(BLKIF_OP_WRITE, sector, nseg, ind, 0x3100 + c);
+		st = send_raw(&f, &r, raw);
+		if (st != BLKIF_RSP_ERROR)
+			fail_msg("%s: status %d, expected BLKIF_RSP_ERROR", names[c], st);
+		assert_int_equal(raw[9], 0);
+		assert_int_equal(raw[12] | raw[13] | raw[14] | raw[15], 0);
+		/* Nothing was written, and the device still serves. */
+		memset(f.pool, 0, data_len);
+		fill_segments(segs, &f, 8);
+		r = ind_req(BLKIF_OP_READ, sector, 8, f.pool_refs[15], 0x3200 + c);
+		assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+		if (memcmp(f.pool, pattern, data_len) != 0)
+			fail_msg("%s: the refused write changed the disk", names[c]);
+		test_isolation_check(&iso, names[c]);
+	}
+
+	/* A read-only indirect page: served, both ways, with the right data. */
+	fill_random(pattern, data_len, 43);
+	memcpy(f.pool, pattern, data_len);
+	fill_segments(ro_segs, &f, 8);
+	r = ind_req(BLKIF_OP_WRITE, sector, 8, ro_ref, 0x3300);
+	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+	memset(f.pool, 0, data_len);
+	r = ind_req(BLKIF_OP_READ, sector, 8, ro_ref, 0x3301);
+	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+	assert_memory_equal(f.pool, pattern, data_len);
+	printf("indirect: %u hostile indirect requests refused, nothing written; a read-only indirect page served\n",
+	       (unsigned int)N_CASES);
+	test_isolation_check(&iso, "an indirect page granted read-only (served)");
+
+	vha_gntshr_unshare(f.shr, ro_segs, 1);
+	vha_gntshr_unshare(f.shr, foreign_segs, 1);
+	free(pattern);
+	fe_restart(&f);
+	fe_close(&f);
+}
+
+/*
+ * A read-only grant used for a disk read, on each grant path (the device's
+ * grant-strategy node): the backend would have to write into the page, so
+ * the map (or the grant copy out) must fail, the request gets
+ * BLKIF_RSP_ERROR and the page keeps what the guest put there. A disk
+ * write from a read-only grant needs only read access and is served.
+ * The path is proven by the strategy counters of the honest requests.
+ */
+static void test_read_only_grant_reads(void **state)
+{
+	static const struct { unsigned int domid; const char *strategy, *counter; bool persistent; } paths[] = {
+		{ DOM_MAP, "map", "strategy_map", false },
+		{ DOM_PERSISTENT, "persistent", "strategy_persistent", true },
+		{ DOM_COPY, "copy", "strategy_copy", false },
+	};
+	static const char *const counters[] = { "strategy_map", "strategy_persistent", "strategy_copy" };
+
+	(void)state;
+	for (unsigned int p = 0; p < sizeof(paths) / sizeof(paths[0]); p++) {
+		const uint64_t sector = 512;
+		struct fe f;
+		grant_ref_t ro_ref;
+		unsigned char *ro_page;
+		blkif_request_t r;
+		char name[96];
+
+		fe_connect_ex(&f, paths[p].domid, 51712, paths[p].persistent);
+		ro_page = vha_gntshr_share(f.shr, 0, 1, &ro_ref, false);
+		assert_non_null(ro_page);
+
+		/* Honest: a write and a read back through read-write grants, by this path. */
+		fill_random(f.pool, VHA_PAGE_SIZE, p + 1);
+		r = rw_req(&f, BLKIF_OP_WRITE, sector, 1);
+		assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+		memset(f.pool + VHA_PAGE_SIZE, 0, VHA_PAGE_SIZE);
+		r = rw_req(&f, BLKIF_OP_READ, sector, 1);
+		r.seg[0].gref = f.pool_refs[1];
+		assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+		assert_memory_equal(f.pool + VHA_PAGE_SIZE, f.pool, VHA_PAGE_SIZE);
+		for (unsigned int k = 0; k < 3; k++) {
+			uint64_t n = stat_of(paths[p].domid, counters[k]);
+
+			if (strcmp(counters[k], paths[p].counter) == 0 ? n < 2 : n != 0)
+				fail_msg("%s: %s = %" PRIu64 ": the requests did not take the %s path", paths[p].strategy,
+					 counters[k], n, paths[p].strategy);
+		}
+
+		/* A read into the read-only grant: refused, the page untouched (whole, partial, or beside a good one). */
+		memset(ro_page, 0xa5, VHA_PAGE_SIZE);
+		r = rw_req(&f, BLKIF_OP_READ, sector, 1);
+		r.seg[0].gref = ro_ref;
+		assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_ERROR);
+		r.seg[0].first_sect = 2;
+		r.seg[0].last_sect = 5;
+		assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_ERROR);
+		r = rw_req(&f, BLKIF_OP_READ, sector, 2);
+		r.seg[0].gref = f.pool_refs[2];
+		r.seg[1].gref = ro_ref;
+		assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_ERROR);
+		if (!all_bytes(ro_page, VHA_PAGE_SIZE, 0xa5))
+			fail_msg("%s: a disk read wrote into a page granted read-only", paths[p].strategy);
+		assert_true(stat_of(paths[p].domid, "errors") >= 3);
+
+		/* A disk write from it needs read access only: served, and the device still works. */
+		r = rw_req(&f, BLKIF_OP_WRITE, sector + 8, 1);
+		r.seg[0].gref = ro_ref;
+		assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+		memset(f.pool + 3 * VHA_PAGE_SIZE, 0, VHA_PAGE_SIZE);
+		r = rw_req(&f, BLKIF_OP_READ, sector + 8, 1);
+		r.seg[0].gref = f.pool_refs[3];
+		assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+		assert_true(all_bytes(f.pool + 3 * VHA_PAGE_SIZE, VHA_PAGE_SIZE, 0xa5));
+		printf("read-only grant, %s path: 3 reads into it refused, page unchanged; a write from it served\n",
+		       paths[p].strategy);
+		snprintf(name, sizeof(name), "a disk read into a read-only grant (%s path)", paths[p].strategy);
+		test_isolation_check(&iso, name);
+		vha_gntshr_unshare(f.shr, ro_page, 1);
+		fe_restart(&f);
+		fe_close(&f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_double_fetch),
 		cmocka_unit_test(test_event_storm),
 		cmocka_unit_test(test_ring_edges),
+		cmocka_unit_test(test_indirect_pages),
+		cmocka_unit_test(test_read_only_grant_reads),
 		cmocka_unit_test(test_hostile_requests),
 	};
 
