@@ -49,6 +49,7 @@ enum { DOM_RW = 1, DOM_RO = 2, DOM_MAP = 3, DOM_COPY = 4, DOM_PERSISTENT = 5, DO
 static char simdir[64], build[4096], img_rw[128], img_ro[128];
 static pid_t backend_pid;
 static struct test_isolation iso;
+static char loop_dev[64];      /* test_discard_4k's loop device, detached by teardown */
 
 struct fe {
 	struct vha_platform *p;
@@ -238,6 +239,9 @@ static int teardown(void **state)
 {
 	(void)state;
 	test_sim_backend_stop(simdir, backend_pid);
+	/* After the backend let go of it (test_discard_4k). */
+	if (loop_dev[0])
+		test_run("losetup -d %s", loop_dev);
 	return 0;
 }
 
@@ -856,6 +860,128 @@ static void test_read_only_grant_reads(void **state)
 	}
 }
 
+/*
+ * A misaligned discard on a 4K-sector target (a loop device with 4096-byte
+ * logical sectors): refused by validation (counted as rejected, never sent
+ * to the device), BLKIF_RSP_ERROR, and the data is intact. An aligned
+ * discard is served, so the refusals are about alignment.
+ */
+static void test_discard_4k(void **state)
+{
+	static const struct { uint64_t sector, count; } bad[] = { { 1, 8 }, { 0, 7 }, { 4, 4 }, { 8, 9 }, { 15, 1 },
+								 { 7, 2 } };
+	const size_t len = 4 * VHA_PAGE_SIZE;
+	unsigned char *before = malloc(len), *file = malloc(len), raw[16];
+	uint64_t ss = 0, discard = 0, rejected0, discards0;
+	char img[128], line[256] = "";
+	blkif_request_t r;
+	struct fe f;
+	FILE *p;
+	int fd;
+
+	(void)state;
+	if (geteuid() != 0) {
+		printf("skip: a 4K-sector target needs a loop device (losetup --sector-size 4096), which needs root\n");
+		free(before);
+		free(file);
+		skip();
+	}
+	assert_non_null(before);
+	assert_non_null(file);
+	snprintf(img, sizeof(img), "%s/4k.img", simdir);
+	assert_int_equal(test_run("head -c %u /dev/urandom > %s", DISK_SECTORS * 512, img), 0);
+	snprintf(line, sizeof(line), "losetup -f --show --sector-size 4096 %s 2>&1", img);
+	p = popen(line, "r");
+	assert_non_null(p);
+	if (!fgets(line, sizeof(line), p))
+		line[0] = '\0';
+	if (pclose(p) != 0 || strncmp(line, "/dev/", 5) != 0) {
+		printf("skip: losetup --sector-size 4096 failed: %s\n", line);
+		free(before);
+		free(file);
+		skip();
+	}
+	line[strcspn(line, "\n")] = '\0';
+	snprintf(loop_dev, sizeof(loop_dev), "%s", line);
+	assert_int_equal(test_run("%s/vhactl --sim-dir %s sim create-domain %d >/dev/null", build, simdir, DOM_4K), 0);
+	assert_int_equal(test_run("%s/vhactl --platform sim --sim-dir %s attach --frontend-domid %d --target %s >/dev/null",
+				  build, simdir, DOM_4K, loop_dev), 0);
+	fe_connect(&f, DOM_4K, 51712);
+	assert_int_equal(vha_xs_read_uint(f.xs, XBT_NULL, f.be_dir, "sector-size", 0, &ss), 0);
+	assert_int_equal(ss, 4096);
+	assert_int_equal(vha_xs_read_uint(f.xs, XBT_NULL, f.be_dir, "feature-discard", 0, &discard), 0);
+	assert_int_equal(discard, 1);
+
+	/* What the disk holds in its first four 4K blocks. */
+	r = rw_req(&f, BLKIF_OP_READ, 0, 4);
+	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+	memcpy(before, f.pool, len);
+	rejected0 = stat_of(DOM_4K, "rejected");
+	discards0 = stat_of(DOM_4K, "discards");
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		blkif_request_discard_t *d = (blkif_request_discard_t *)&r;
+		int16_t st;
+
+		memset(&r, 0, sizeof(r));
+		d->operation = BLKIF_OP_DISCARD;
+		d->id = 0x4000 + i;
+		d->sector_number = bad[i].sector;
+		d->nr_sectors = bad[i].count;
+		st = send_raw(&f, &r, raw);
+		if (st != BLKIF_RSP_ERROR)
+			fail_msg("discard of %" PRIu64 "+%" PRIu64 " sectors on a 4K disk: status %d, expected an error",
+				 bad[i].sector, bad[i].count, st);
+		assert_int_equal(raw[9] | raw[12] | raw[13] | raw[14] | raw[15], 0);
+	}
+	/* Misaligned reads too: at sector 1, and half a 4K sector. */
+	r = rw_req(&f, BLKIF_OP_READ, 1, 1);
+	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_ERROR);
+	r = rw_req(&f, BLKIF_OP_READ, 0, 1);
+	r.seg[0].last_sect = 3;
+	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_ERROR);
+	/* Refused by validation: none of them reached the device. */
+	assert_int_equal(stat_of(DOM_4K, "rejected"), rejected0 + sizeof(bad) / sizeof(bad[0]) + 2);
+	assert_int_equal(stat_of(DOM_4K, "discards"), discards0);
+	/* The data is intact, through the backend and in the image. */
+	memset(f.pool, 0, len);
+	r = rw_req(&f, BLKIF_OP_READ, 0, 4);
+	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+	assert_memory_equal(f.pool, before, len);
+	fd = open(img, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, file, len, 0), (ssize_t)len);
+	close(fd);
+	assert_memory_equal(file, before, len);
+
+	/* An aligned discard of block 1 is served and zeroes that block only. */
+	{
+		blkif_request_discard_t *d = (blkif_request_discard_t *)&r;
+		int16_t st;
+
+		memset(&r, 0, sizeof(r));
+		d->operation = BLKIF_OP_DISCARD;
+		d->id = 0x4100;
+		d->sector_number = 8;
+		d->nr_sectors = 8;
+		st = send_raw(&f, &r, NULL);
+		assert_int_equal(st, BLKIF_RSP_OKAY);
+		assert_int_equal(stat_of(DOM_4K, "discards"), discards0 + 1);
+		memset(f.pool, 0xff, len);
+		r = rw_req(&f, BLKIF_OP_READ, 0, 4);
+		assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+		assert_memory_equal(f.pool, before, VHA_PAGE_SIZE);
+		assert_true(all_bytes(f.pool + VHA_PAGE_SIZE, VHA_PAGE_SIZE, 0));
+		assert_memory_equal(f.pool + 2 * VHA_PAGE_SIZE, before + 2 * VHA_PAGE_SIZE, 2 * VHA_PAGE_SIZE);
+	}
+	printf("4K target %s: %zu misaligned discards and 2 misaligned reads refused before the device, data "
+	       "intact; an aligned discard served\n", loop_dev, sizeof(bad) / sizeof(bad[0]));
+	test_isolation_check(&iso, "misaligned discards on a 4K target");
+	fe_restart(&f);
+	fe_close(&f);
+	free(before);
+	free(file);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -864,6 +990,7 @@ int main(void)
 		cmocka_unit_test(test_ring_edges),
 		cmocka_unit_test(test_indirect_pages),
 		cmocka_unit_test(test_read_only_grant_reads),
+		cmocka_unit_test(test_discard_4k),
 		cmocka_unit_test(test_hostile_requests),
 	};
 
