@@ -33,6 +33,7 @@
 #include "simdir.h"
 #include "vha/blkif.h"
 #include "vha/platform.h"
+#include "vha/sim.h"
 #include "vha/xenbus.h"
 
 #define DISK_SECTORS 8192u      /* 4 MiB images */
@@ -982,6 +983,205 @@ static void test_discard_4k(void **state)
 	free(file);
 }
 
+/* Queue n requests (distinct ids) at once, notify, and collect the n responses, in any order, into status[]. */
+static void send_batch(struct fe *f, const blkif_request_t *reqs, unsigned int n, int16_t *status)
+{
+	struct pollfd pfd = { .fd = vha_evtchn_fd(f->ev), .events = POLLIN };
+	double end = test_now() + 20;
+	unsigned int got = 0;
+	int port;
+
+	assert_true(n <= vha_blkif_front_free(&f->ring));
+	for (unsigned int i = 0; i < n; i++) {
+		vha_blkif_front_queue(&f->ring, &reqs[i], sizeof(reqs[i]));
+		status[i] = INT16_MIN;
+	}
+	if (vha_blkif_front_push(&f->ring))
+		vha_evtchn_notify(f->ev, (vha_evtchn_port_t)f->port);
+	while (got < n) {
+		struct blkif_response rsp;
+		int r = vha_blkif_front_take_response(&f->ring, &rsp);
+		unsigned int i;
+
+		assert_true(r >= 0);
+		if (r == 1) {
+			for (i = 0; i < n && !(reqs[i].id == rsp.id && status[i] == INT16_MIN); i++)
+				;
+			if (i == n)
+				fail_msg("a response with an unknown or repeated id %" PRIu64, (uint64_t)rsp.id);
+			status[i] = rsp.status;
+			got++;
+			continue;
+		}
+		if (vha_blkif_front_final_check(&f->ring))
+			continue;
+		if (test_now() > end)
+			fail_msg("%u of %u responses after 20 s", got, n);
+		poll(&pfd, 1, 100);
+		while ((port = vha_evtchn_pending(f->ev)) >= 0)
+			vha_evtchn_unmask(f->ev, (vha_evtchn_port_t)port);
+	}
+}
+
+struct sampler { vha_domid_t domid; volatile bool stop; uint32_t peak; unsigned int samples; };
+
+/* The sim's own count of this domain's grants that others have mapped (not the backend's word for it). */
+static uint32_t pages_mapped(vha_domid_t domid)
+{
+	struct vha_sim_domain_stats st;
+
+	assert_int_equal(vha_sim_domain_stats(simdir, domid, &st), 0);
+	return st.pages_mapped;
+}
+
+static void *sample_thread(void *arg)
+{
+	struct sampler *s = arg;
+
+	while (!s->stop) {
+		struct vha_sim_domain_stats st;
+
+		if (vha_sim_domain_stats(simdir, s->domid, &st) == 0 && st.pages_mapped > s->peak)
+			s->peak = st.pages_mapped;
+		s->samples++;
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/*
+ * Persistent refs cycled so the cache thrashes: a frontend that negotiated
+ * feature-persistent grants a fresh page for every request, four times
+ * more than the cache holds, twice over (every request a miss). Every
+ * request is served with the right data; the cache never holds more than
+ * its capacity (<= --persistent-grants), and the sim's own count of mapped
+ * grants of that guest never passes the device's grant budget (sampled
+ * while requests are in flight) and falls back to the cache's size when
+ * idle, and to zero once the device closes.
+ */
+static void test_persistent_thrash(void **state)
+{
+	const unsigned int blocks = DISK_SECTORS / 8;
+	struct sampler smp = { .domid = DOM_PERSISTENT };
+	uint64_t capacity, budget, map_budget, size, misses, hits, evictions, served, idle;
+	unsigned int nrefs, ring, batch, total = 0;
+	blkif_request_t *reqs;
+	int16_t *status;
+	grant_ref_t *refs;
+	unsigned char **chunks;         /* shared 2 * batch pages at a time (the platform's batch limit) */
+	pthread_t th;
+	struct fe f;
+
+	(void)state;
+	fe_connect_ex(&f, DOM_PERSISTENT, 51712, true);
+	capacity = stat_of(DOM_PERSISTENT, "capacity");
+	budget = stat_of(DOM_PERSISTENT, "grant_budget");
+	map_budget = stat_of(DOM_PERSISTENT, "map_budget");
+	assert_true(capacity > 0 && capacity <= PERSISTENT_MAX);
+	assert_int_equal(budget, DEVICE_GRANTS);
+	ring = RING_SIZE(&f.ring.ring);
+	batch = ring;
+	nrefs = (unsigned int)(4 * capacity + 2 * batch - 1) / (2 * batch) * (2 * batch);
+	refs = calloc(nrefs, sizeof(*refs));
+	reqs = calloc(batch, sizeof(*reqs));
+	status = calloc(batch, sizeof(*status));
+	assert_non_null(refs);
+	assert_non_null(reqs);
+	assert_non_null(status);
+	chunks = calloc(nrefs / (2 * batch), sizeof(*chunks));
+	assert_non_null(chunks);
+	for (unsigned int i = 0; i < nrefs / (2 * batch); i++) {
+		chunks[i] = vha_gntshr_share(f.shr, 0, 2 * batch, refs + i * 2 * batch, true);
+		assert_non_null(chunks[i]);
+	}
+#define PAGE_OF(w) (chunks[(w) / (2 * batch)] + (size_t)((w) % (2 * batch)) * VHA_PAGE_SIZE)
+	assert_int_equal(pthread_create(&th, NULL, sample_thread, &smp), 0);
+	for (unsigned int pass = 0; pass < 2; pass++) {
+		/* Pairs of batches: writes through fresh refs, then reads of the same blocks through fresh refs. */
+		for (unsigned int base = 0; base < nrefs; base += 2 * batch) {
+			for (unsigned int i = 0; i < batch; i++) {
+				unsigned int w = base + i;
+				unsigned char *pg = PAGE_OF(w);
+
+				for (size_t k = 0; k < VHA_PAGE_SIZE; k += 4)
+					memcpy(pg + k, &(uint32_t){ pass * nrefs + w + (uint32_t)k }, 4);
+				reqs[i] = rw_req(&f, BLKIF_OP_WRITE, (uint64_t)((base / 2 + i) % blocks) * 8, 1);
+				reqs[i].seg[0].gref = refs[w];
+				reqs[i].id = total + i;
+			}
+			send_batch(&f, reqs, batch, status);
+			total += batch;
+			for (unsigned int i = 0; i < batch; i++) {
+				unsigned int rd = base + batch + i;
+
+				assert_int_equal(status[i], BLKIF_RSP_OKAY);
+				memset(PAGE_OF(rd), 0, VHA_PAGE_SIZE);
+				reqs[i] = rw_req(&f, BLKIF_OP_READ, (uint64_t)((base / 2 + i) % blocks) * 8, 1);
+				reqs[i].seg[0].gref = refs[rd];
+				reqs[i].id = total + i;
+			}
+			send_batch(&f, reqs, batch, status);
+			total += batch;
+			for (unsigned int i = 0; i < batch; i++) {
+				assert_int_equal(status[i], BLKIF_RSP_OKAY);
+				if (memcmp(PAGE_OF(base + batch + i), PAGE_OF(base + i), VHA_PAGE_SIZE) != 0)
+					fail_msg("pass %u: block %u read back wrong through a fresh persistent ref", pass,
+						 (base / 2 + i) % blocks);
+			}
+		}
+	}
+	smp.stop = true;
+	pthread_join(th, NULL);
+	size = stat_of(DOM_PERSISTENT, "size");
+	misses = stat_of(DOM_PERSISTENT, "misses");
+	hits = stat_of(DOM_PERSISTENT, "hits");
+	evictions = stat_of(DOM_PERSISTENT, "evictions");
+	served = stat_of(DOM_PERSISTENT, "strategy_persistent");
+	idle = pages_mapped(DOM_PERSISTENT);
+	printf("persistent thrash: %u requests over %u distinct refs; cache size %" PRIu64 " of capacity %" PRIu64
+	       ", %" PRIu64 " misses, %" PRIu64 " hits, %" PRIu64 " evictions; guest pages mapped: peak %u (%u "
+	       "samples), idle %" PRIu64 "; device budget %" PRIu64 " (map budget %" PRIu64 ")\n",
+	       total, nrefs, size, capacity, misses, hits, evictions, smp.peak, smp.samples, idle, budget, map_budget);
+	assert_true(served >= total);
+	assert_true(size <= capacity);
+	assert_true(misses + hits >= total);
+	assert_true(evictions >= total / 2);
+	assert_true(smp.samples > 0);
+	if (smp.peak > budget || smp.peak > capacity + map_budget + 1)
+		fail_msg("%u of the guest's grants were mapped at once: over the device budget %" PRIu64, smp.peak,
+			 budget);
+	/* Idle: the cache and the ring page, nothing else. */
+	if (idle > capacity + 1)
+		fail_msg("idle, %" PRIu64 " of the guest's grants stay mapped: more than the cache holds (%" PRIu64 ")",
+			 idle, capacity);
+	/* A small working set still hits: the cache works, it is just bounded. */
+	for (unsigned int round = 0; round < 4; round++) {
+		for (unsigned int i = 0; i < 8; i++) {
+			reqs[i] = rw_req(&f, BLKIF_OP_READ, (uint64_t)i * 8, 1);
+			reqs[i].seg[0].gref = f.pool_refs[i];
+			reqs[i].id = total++;
+		}
+		send_batch(&f, reqs, 8, status);
+		for (unsigned int i = 0; i < 8; i++)
+			assert_int_equal(status[i], BLKIF_RSP_OKAY);
+	}
+	assert_true(stat_of(DOM_PERSISTENT, "hits") >= hits + 24);
+	test_isolation_check(&iso, "persistent refs cycled through the cache");
+	fe_restart(&f);
+	/* Closed: every grant of the guest unmapped (teardown is asynchronous: allow it 10 s). */
+	for (double end = test_now() + 10; pages_mapped(DOM_PERSISTENT) != 0 && test_now() < end;)
+		usleep(20000);
+	assert_int_equal(pages_mapped(DOM_PERSISTENT), 0);
+	for (unsigned int i = 0; i < nrefs / (2 * batch); i++)
+		vha_gntshr_unshare(f.shr, chunks[i], 2 * batch);
+#undef PAGE_OF
+	free(chunks);
+	free(refs);
+	free(reqs);
+	free(status);
+	fe_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -991,6 +1191,7 @@ int main(void)
 		cmocka_unit_test(test_indirect_pages),
 		cmocka_unit_test(test_read_only_grant_reads),
 		cmocka_unit_test(test_discard_4k),
+		cmocka_unit_test(test_persistent_thrash),
 		cmocka_unit_test(test_hostile_requests),
 	};
 
