@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +43,8 @@
 #define MAX_INDIRECT 128u       /* feature-max-indirect-segments, below the protocol's 256 */
 #define DEVICE_GRANTS 4096u     /* --device-grants */
 #define PERSISTENT_MAX 1056u    /* --persistent-grants (the default, as Linux blkback) */
+#define RATELIMIT_INTERVAL_MS 5000u     /* a queue's vha_ratelimit (queue_start, docs/backend.md) */
+#define RATELIMIT_BURST 5u
 
 /* Domains: 1 rw disk, 2 ro disk, 3/4/5 rw disks with grant-strategy map/copy/persistent, 6 a 4K disk, 9 the witness. */
 enum { DOM_RW = 1, DOM_RO = 2, DOM_MAP = 3, DOM_COPY = 4, DOM_PERSISTENT = 5, DOM_4K = 6, DOM_FOREIGN = 7,
@@ -1182,6 +1185,119 @@ static void test_persistent_thrash(void **state)
 	fe_close(&f);
 }
 
+static long log_size(void)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/backend.log", simdir);
+	assert_int_equal(stat(path, &st), 0);
+	return (long)st.st_size;
+}
+
+struct log_count { unsigned int lines, device_lines, suppressed_lines; uint64_t suppressed; };
+
+/* Count backend.log lines from byte `from`: all, those naming `device`, and the suppressed-count lines. */
+static struct log_count count_log(long from, const char *device)
+{
+	struct log_count c = { 0 };
+	char path[128], *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/backend.log", simdir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, from, SEEK_SET), 0);
+	while (getline(&line, &cap, f) > 0) {
+		const char *sup = strstr(line, "similar messages suppressed");
+		unsigned int n;
+
+		c.lines++;
+		if (strstr(line, device))
+			c.device_lines++;
+		if (sup) {
+			c.suppressed_lines++;
+			if (sscanf(strchr(line, '(') ? strchr(line, '(') : "", "(%u", &n) == 1)
+				c.suppressed += n;
+		}
+	}
+	free(line);
+	fclose(f);
+	return c;
+}
+
+/*
+ * A guest-triggered log flood: full rings of invalid requests for a bit
+ * more than one rate-limit interval. Each is answered with an error, but
+ * the backend log gets at most `burst` lines about that device per
+ * interval (vha_log_ratelimited: 5 per 5 s per queue), and a "(N similar
+ * messages suppressed)" line once the first interval is over.
+ */
+static void test_log_flood(void **state)
+{
+	char device[32];
+	blkif_request_t reqs[32];
+	int16_t status[32];
+	unsigned int ring, windows, bound;
+	uint64_t sent = 0;
+	struct log_count c;
+	double t0, took;
+	blkif_request_t r;
+	struct fe f;
+	long from;
+
+	(void)state;
+	fe_connect(&f, DOM_RW, 51712);
+	ring = RING_SIZE(&f.ring.ring);
+	assert_true(ring <= 32);
+	snprintf(device, sizeof(device), "device %d/51712", DOM_RW);
+	from = log_size();
+	t0 = test_now();
+	do {
+		for (unsigned int i = 0; i < ring; i++) {
+			reqs[i] = rw_req(&f, BLKIF_OP_READ, 0, 1);
+			reqs[i].id = sent + i;
+			if (i % 3 == 0)
+				reqs[i].seg[0].last_sect = 8;
+			else if (i % 3 == 1)
+				reqs[i].seg[0].first_sect = 6, reqs[i].seg[0].last_sect = 2;
+			else
+				reqs[i].sector_number = DISK_SECTORS;
+		}
+		send_batch(&f, reqs, ring, status);
+		for (unsigned int i = 0; i < ring; i++)
+			assert_int_equal(status[i], BLKIF_RSP_ERROR);
+		sent += ring;
+	} while (test_now() - t0 < RATELIMIT_INTERVAL_MS / 1000.0 + 1.5);
+	took = test_now() - t0;
+	c = count_log(from, device);
+	/* A window opens at the first line after the last one ended: at most this many in `took` seconds. */
+	windows = (unsigned int)(took * 1000 / RATELIMIT_INTERVAL_MS) + 1;
+	bound = RATELIMIT_BURST * windows;
+	printf("log flood: %" PRIu64 " invalid requests in %.1f s; log: %u lines, %u naming %s (bound %u: %u per "
+	       "%u ms over %u windows), %u suppressed-count lines reporting %" PRIu64 " messages\n",
+	       sent, took, c.lines, c.device_lines, device, bound, RATELIMIT_BURST, RATELIMIT_INTERVAL_MS, windows,
+	       c.suppressed_lines, c.suppressed);
+	assert_true(sent >= 1000);
+	assert_true(c.device_lines >= 1);
+	if (c.device_lines > bound)
+		fail_msg("%u log lines about %s in %.1f s: more than the rate limit allows (%u)", c.device_lines, device,
+			 took, bound);
+	/* Nothing else the flood could write: the device's lines and the counts. */
+	assert_true(c.lines <= c.device_lines + c.suppressed_lines);
+	assert_true(c.suppressed_lines >= 1 && c.suppressed_lines <= windows);
+	/* The first window's count covers most of the flood, and no more than was sent. */
+	assert_true(c.suppressed >= sent / 3);
+	assert_true(c.suppressed + c.device_lines <= sent);
+	/* The device still serves. */
+	r = rw_req(&f, BLKIF_OP_READ, 0, 1);
+	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
+	test_isolation_check(&iso, "a log flood of invalid requests");
+	fe_restart(&f);
+	fe_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1192,6 +1308,7 @@ int main(void)
 		cmocka_unit_test(test_read_only_grant_reads),
 		cmocka_unit_test(test_discard_4k),
 		cmocka_unit_test(test_persistent_thrash),
+		cmocka_unit_test(test_log_flood),
 		cmocka_unit_test(test_hostile_requests),
 	};
 
