@@ -87,8 +87,14 @@ int target_open(struct target *t, const char *path, bool writable, bool want_dir
 void target_close(struct target *t);
 /* Current size in bytes (stat / BLKGETSIZE64), or -errno. */
 int64_t target_size(struct target *t);
-/* Discard [offset, offset+len) synchronously. */
-int target_discard(struct target *t, uint64_t offset, uint64_t len, bool secure);
+/*
+ * Discard [offset, offset+len) synchronously, TARGET_DISCARD_CHUNK bytes at a
+ * time (a discard over a whole large disk can take seconds). Between chunks
+ * it asks stop(arg) (may be NULL) and returns -ECANCELED when told to: what
+ * was discarded stays discarded, which a discard allows.
+ */
+#define TARGET_DISCARD_CHUNK (UINT64_C(64) << 20)
+int target_discard(struct target *t, uint64_t offset, uint64_t len, bool secure, bool (*stop)(void *), void *arg);
 
 /*
  * Counters a worker writes and the main thread reads for stats.json: one
@@ -190,6 +196,7 @@ struct queue {
 	bool backlog;                   /* worker: requests wait in the ring for budget */
 	bool stopping;                  /* worker's own: leave once nothing is in flight */
 	bool stop_sent;                 /* main: queue_stop_begin wrote stop_fd */
+	int stop_asked;                 /* main -> worker (atomic): the same, for long work between polls */
 	int exited;                     /* worker -> main (atomic): the thread is about to return */
 	/* Event storm accounting (worker only): see account_event in queue.c. */
 	uint64_t storm_window_start, unmask_at;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "vha/cli.h"
 
 #define SECTOR_SHIFT 9
 
@@ -62,22 +63,57 @@ static void reject(struct queue *q, struct vha_blkif_req *req, enum vha_blkif_re
 	respond(q, req, vha_blkif_reject_status(why));
 }
 
+/* Has the main thread asked this queue to stop? (Long work checks between its steps.) */
+static bool stop_asked(void *arg)
+{
+	return __atomic_load_n(&((struct queue *)arg)->stop_asked, __ATOMIC_ACQUIRE);
+}
+
+/* For tests only: milliseconds from an environment variable, read once (0 when unset or not a number). */
+static int test_delay_ms(const char *name, int *cache)
+{
+	if (__atomic_load_n(cache, __ATOMIC_RELAXED) < 0) {
+		const char *env = getenv(name);
+		uint64_t v = 0;
+
+		if (env && vha_parse_u64(env, 0, 3600 * 1000, 0, &v) < 0)
+			v = 0;
+		__atomic_store_n(cache, (int)v, __ATOMIC_RELAXED);
+	}
+	return __atomic_load_n(cache, __ATOMIC_RELAXED);
+}
+
+/*
+ * For tests only (docs/backend.md): $VHA_TEST_FLUSH_DELAY_MS holds the
+ * worker that long before every flush or barrier, as an fsync that takes
+ * seconds does, and nothing can cut it short: teardown must not wait for it.
+ */
+static void test_flush_delay(void)
+{
+	static int delay_ms = -1;
+	int ms = test_delay_ms("VHA_TEST_FLUSH_DELAY_MS", &delay_ms);
+
+	if (ms > 0)
+		usleep((useconds_t)ms * 1000);
+}
+
 /*
  * For tests only (docs/backend.md): $VHA_TEST_DISCARD_DELAY_MS makes every
  * discard take that long on its worker, as a discard over a whole large
- * disk can, to show that no other guest waits for it.
+ * disk can, to show that no other guest waits for it; like the real one it
+ * is done in steps (of 50 ms) and stops early, -ECANCELED, once the queue
+ * is asked to stop.
  */
-static void test_discard_delay(void)
+static int test_discard_delay(struct queue *q)
 {
 	static int delay_ms = -1;
-	const char *env;
 
-	if (__atomic_load_n(&delay_ms, __ATOMIC_RELAXED) < 0) {
-		env = getenv("VHA_TEST_DISCARD_DELAY_MS");
-		__atomic_store_n(&delay_ms, env ? atoi(env) : 0, __ATOMIC_RELAXED);
+	for (int left = test_delay_ms("VHA_TEST_DISCARD_DELAY_MS", &delay_ms); left > 0; left -= 50) {
+		if (stop_asked(q))
+			return -ECANCELED;
+		usleep((useconds_t)(left < 50 ? left : 50) * 1000);
 	}
-	if (delay_ms > 0)
-		usleep((useconds_t)delay_ms * 1000);
+	return 0;
 }
 
 static struct io_uring_sqe *get_sqe(struct queue *q)
@@ -130,9 +166,10 @@ static void handle_request(struct queue *q, struct inflight *s)
 	if (req->op == VHA_BLKIF_DISCARD) {
 		/* Rare and cheap on files: done inline. */
 		STAT_ADD(q->stats.discards, 1);
-		test_discard_delay();
-		rc = target_discard(&dev->target, req->sector << SECTOR_SHIFT, req->nr_sectors << SECTOR_SHIFT,
-				    req->secure);
+		rc = test_discard_delay(q);
+		if (rc == 0)
+			rc = target_discard(&dev->target, req->sector << SECTOR_SHIFT, req->nr_sectors << SECTOR_SHIFT,
+					    req->secure, stop_asked, q);
 		if (rc == -EOPNOTSUPP && !req->secure) {
 			/* Later discards are refused up front; the main thread withdraws feature-discard. */
 			int zero = 0;
@@ -164,6 +201,7 @@ static void handle_request(struct queue *q, struct inflight *s)
 		STAT_ADD(q->stats.strategy[s->strategy], 1);
 	}
 	if (req->op == VHA_BLKIF_FLUSH || req->op == VHA_BLKIF_BARRIER) {
+		test_flush_delay();
 		if (req->op == VHA_BLKIF_FLUSH)
 			STAT_ADD(q->stats.flushes, 1);
 		else
@@ -575,6 +613,7 @@ void queue_stop_begin(struct queue *q)
 
 	if (!q->dev || !q->thread_started || q->stop_sent)
 		return;
+	__atomic_store_n(&q->stop_asked, 1, __ATOMIC_RELEASE);
 	if (write(q->stop_fd, &one, sizeof(one)) < 0)
 		vha_debug("stop queue: %s", strerror(errno));
 	q->stop_sent = true;

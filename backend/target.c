@@ -88,22 +88,35 @@ void target_close(struct target *t)
 	t->bfd = -1;
 }
 
-int target_discard(struct target *t, uint64_t offset, uint64_t len, bool secure)
+static int discard_chunk(struct target *t, uint64_t offset, uint64_t len, bool secure)
 {
-	if (len == 0)
-		return 0;
 	if (t->is_blockdev) {
 		uint64_t range[2] = { offset, len };
 
-		if (ioctl(t->fd, secure ? BLKSECDISCARD : BLKDISCARD, range) != 0)
-			return -errno;
-		return 0;
+		return ioctl(t->fd, secure ? BLKSECDISCARD : BLKDISCARD, range) == 0 ? 0 : -errno;
 	}
 	if (secure)
 		return -EOPNOTSUPP;
 	/* Punching keeps the size; reads of the range return zeroes, as blkback's discard on files. */
 	if (fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)len) != 0)
 		return -errno;
+	return 0;
+}
+
+int target_discard(struct target *t, uint64_t offset, uint64_t len, bool secure, bool (*stop)(void *), void *arg)
+{
+	while (len > 0) {
+		uint64_t n = len < TARGET_DISCARD_CHUNK ? len : TARGET_DISCARD_CHUNK;
+		int rc;
+
+		if (stop && stop(arg))
+			return -ECANCELED;
+		rc = discard_chunk(t, offset, n, secure);
+		if (rc < 0)
+			return rc;
+		offset += n;
+		len -= n;
+	}
 	return 0;
 }
 

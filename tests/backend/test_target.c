@@ -104,7 +104,7 @@ static void test_discard_punches_zeroes(void **state)
 
 	(void)state;
 	assert_int_equal(target_open(&t, path, true, false, false), 0);
-	assert_int_equal(target_discard(&t, 65536, 8192, false), 0);
+	assert_int_equal(target_discard(&t, 65536, 8192, false, NULL, NULL), 0);
 	assert_int_equal(pread(t.fd, b, sizeof(b), 65536), (ssize_t)sizeof(b));
 	for (size_t i = 0; i < sizeof(b); i++)
 		assert_int_equal(b[i], 0);
@@ -114,11 +114,55 @@ static void test_discard_punches_zeroes(void **state)
 	assert_int_equal(pread(t.fd, b, 1, 65536 + 8192), 1);
 	assert_int_equal(b[0], 0xab);
 	/* Files have no secure erase. */
-	assert_int_equal(target_discard(&t, 0, 4096, true), -EOPNOTSUPP);
+	assert_int_equal(target_discard(&t, 0, 4096, true, NULL, NULL), -EOPNOTSUPP);
 	target_close(&t);
 	struct stat st;
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_size, 16 * 65536);
+}
+
+static unsigned int stop_calls;
+
+/* Let the first chunk through, stop before the second. */
+static bool stop_after_one(void *arg)
+{
+	(void)arg;
+	return ++stop_calls > 1;
+}
+
+static void test_discard_in_chunks_stops_between_them(void **state)
+{
+	char big[128];
+	struct target t;
+	unsigned char b = 0xcd;
+	int fd;
+
+	(void)state;
+	/* Sparse: one byte at the start of each of three chunks. */
+	snprintf(big, sizeof(big), "%s.big", path);
+	fd = open(big, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	for (unsigned int i = 0; i < 3; i++)
+		assert_int_equal(pwrite(fd, &b, 1, (off_t)(i * TARGET_DISCARD_CHUNK)), 1);
+	assert_int_equal(ftruncate(fd, (off_t)(3 * TARGET_DISCARD_CHUNK)), 0);
+	close(fd);
+	assert_int_equal(target_open(&t, big, true, false, false), 0);
+	stop_calls = 0;
+	assert_int_equal(target_discard(&t, 0, 3 * TARGET_DISCARD_CHUNK, false, stop_after_one, NULL), -ECANCELED);
+	assert_int_equal(stop_calls, 2);
+	/* The first chunk was discarded; the next two were not touched. */
+	assert_int_equal(pread(t.fd, &b, 1, 0), 1);
+	assert_int_equal(b, 0);
+	for (unsigned int i = 1; i < 3; i++) {
+		assert_int_equal(pread(t.fd, &b, 1, (off_t)(i * TARGET_DISCARD_CHUNK)), 1);
+		assert_int_equal(b, 0xcd);
+	}
+	/* Without a stop, the whole range goes, chunk by chunk. */
+	assert_int_equal(target_discard(&t, 0, 3 * TARGET_DISCARD_CHUNK, false, NULL, NULL), 0);
+	assert_int_equal(pread(t.fd, &b, 1, 2 * TARGET_DISCARD_CHUNK), 1);
+	assert_int_equal(b, 0);
+	target_close(&t);
+	unlink(big);
 }
 
 static void test_missing_and_wrong_kind(void **state)
@@ -138,6 +182,7 @@ int main(void)
 		cmocka_unit_test(test_buffered_twin),
 		cmocka_unit_test(test_readonly_refuses_writes),
 		cmocka_unit_test(test_discard_punches_zeroes),
+		cmocka_unit_test(test_discard_in_chunks_stops_between_them),
 		cmocka_unit_test(test_missing_and_wrong_kind),
 	};
 
