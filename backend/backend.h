@@ -266,6 +266,13 @@ struct device_ops {
 	 * are safe to stop).
 	 */
 	int (*connect)(struct device *dev, bool resume, unsigned int *resumed);
+	/*
+	 * Optional, may be NULL: release what connect took besides the queues
+	 * and the budget (its target), once every queue has stopped. Called
+	 * after a failed connect too, so it must undo exactly as far as connect
+	 * got, and be idempotent.
+	 */
+	void (*disconnect)(struct device *dev);
 	/* Optional, may be NULL: each time a connected device is looked at (withdraw a feature a worker found missing). */
 	void (*refresh)(struct device *dev);
 	/* Optional, may be NULL: every second and on SIGHUP, for a connected device (online resize). */
@@ -304,6 +311,8 @@ void device_error(struct device *dev, const char *fmt, ...) __attribute__((forma
 void device_set_state(struct device *dev, int state);
 
 /* device.c: xenstore side. */
+/* The protocol that serves backend type `type` ("vbd": blkif; an unknown type is served as blkif). */
+const struct device_ops *backend_ops_for_type(const char *type);
 int backend_init(struct backend *be, const struct backend_config *cfg, struct vha_platform *p);
 /* Handle pending xenstore watch events and dirty devices; never blocks. */
 void backend_process(struct backend *be);

@@ -142,8 +142,9 @@ static bool disconnect(struct device *dev)
 	for (unsigned int i = 0; i < dev->nr_queues; i++)
 		queue_stop(&dev->queues[i]);
 	dev->nr_queues = 0;
+	if (dev->be->ops->disconnect)
+		dev->be->ops->disconnect(dev);
 	budget_release(&dev->be->pool, &dev->budget);
-	target_close(&dev->target);
 	__atomic_store_n(&dev->broken, 0, __ATOMIC_RELEASE);
 	return true;
 }
@@ -475,6 +476,18 @@ void backend_process(struct backend *be)
 	}
 }
 
+const struct device_ops *backend_ops_for_type(const char *type)
+{
+	/* The protocols, by the xenstore backend type that names them. */
+	static const struct device_ops *const protocols[] = { &vbd_ops };
+
+	for (size_t i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
+		if (type && strcmp(type, protocols[i]->name) == 0)
+			return protocols[i];
+	/* Any other type (a site's own name for its disks) is served as blkif, as before. */
+	return &vbd_ops;
+}
+
 int backend_init(struct backend *be, const struct backend_config *cfg, struct vha_platform *p)
 {
 	int rc;
@@ -487,8 +500,7 @@ int backend_init(struct backend *be, const struct backend_config *cfg, struct vh
 		[BUDGET_COPY] = cfg->total_copy_buffers,
 		[BUDGET_MEMORY] = cfg->total_memory,
 	} };
-	/* One protocol so far: every backend type is served as blkif (vbd). */
-	be->ops = &vbd_ops;
+	be->ops = backend_ops_for_type(cfg->type);
 	rc = vha_gnttab_open(p, &be->gnttab);
 	if (rc < 0) {
 		vha_err("cannot open grant tables: %s", strerror(-rc));

@@ -332,6 +332,12 @@ out:
 	return rc;
 }
 
+/* The queues are gone: close the target (target_close is a no-op on one never opened). */
+static void vbd_disconnect(struct device *dev)
+{
+	target_close(&dev->target);
+}
+
 /* Called on each look at a connected device. */
 static void vbd_refresh(struct device *dev)
 {
@@ -386,6 +392,7 @@ const struct device_ops vbd_ops = {
 	.name = "vbd",
 	.publish_features = vbd_publish_features,
 	.connect = vbd_connect,
+	.disconnect = vbd_disconnect,
 	.refresh = vbd_refresh,
 	.check_size = vbd_check_size,
 };
