@@ -334,7 +334,10 @@ int strategy_release(struct queue *q, struct inflight *s);
 /* The target descriptor for the request's data (buffered where O_DIRECT must not touch transient maps). */
 int strategy_data_fd(struct queue *q, const struct inflight *s);
 
-/* queue.c: the data path. */
+/* queue.c: the data path. The worker thread's body (queue_start runs it). */
+void *queue_worker(void *arg);
+
+/* queue_setup.c: a queue's life on the main thread. */
 /* A queue that owns nothing yet: queue_stop on it (or on one set up part way) is safe. */
 void queue_init(struct queue *q, struct device *dev, unsigned int index);
 /*
