@@ -5,7 +5,7 @@
  * response building. Used by both ends; knows nothing of either.
  *
  * Security contract (backend): the shared ring and every granted page are
- * hostile. vha_blkif_back_copy_request() and vha_blkif_load_indirect() copy
+ * hostile. vha_blkif_copy_request() and vha_blkif_load_indirect() copy
  * guest memory exactly once into private storage; everything after works on
  * that copy only. Never read a ring slot twice.
  *
