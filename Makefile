@@ -140,6 +140,10 @@ $(BUILD)/obj/.empty.o: | $(DEPS_STAMP)
 	$(Q)echo 'typedef int vha_empty_unit;' | $(CC) -x c -c -o $@ -
 $(ALL_LIBS): | $(BUILD)/obj/.empty.o
 
+# The support objects appear only in this pattern rule, which would make
+# them intermediate: make would delete them after each build, ending `make
+# check` and `make demo` with a stray "rm" line below the summary.
+.SECONDARY: $(call obj,$(TEST_SUPPORT_SRCS))
 $(BUILD)/tests/%: tests/%.c $(call obj,$(TEST_SUPPORT_SRCS)) $(ALL_LIBS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(filter 0,$(V)),echo "  TEST    $@")
