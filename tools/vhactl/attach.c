@@ -179,7 +179,8 @@ int ctl_detach(struct ctl *c, int argc, char **argv)
 		{ "frontend-domid", required_argument, NULL, 'f' }, { "devid", required_argument, NULL, 'd' },
 		{ "vdev", required_argument, NULL, 'd' },           { "backend-domid", required_argument, NULL, 'b' },
 		{ "type", required_argument, NULL, 'T' },           { "timeout", required_argument, NULL, 'o' },
-		{ "force", no_argument, NULL, 'F' },                { NULL, 0, NULL, 0 },
+		{ "force", no_argument, NULL, 'F' },                { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	long fe = -1, devid = 51712, be = 0;
 	const char *type = "vbd";
@@ -190,7 +191,7 @@ int ctl_detach(struct ctl *c, int argc, char **argv)
 	struct xs_handle *xs;
 	int opt, rc = VHA_EXIT_OK;
 
-	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f': if (vha_cli_long("frontend-domid", optarg, 1, VHA_DOMID_MAX, &fe)) return usage_fail(); break;
 		case 'd':
@@ -202,6 +203,13 @@ int ctl_detach(struct ctl *c, int argc, char **argv)
 		case 'T': type = optarg; break;
 		case 'o': if (vha_cli_double("timeout", optarg, 0, TIMEOUT_MAX_S, &timeout)) return usage_fail(); break;
 		case 'F': force = true; break;
+		case 'h':
+			printf("vhactl detach --frontend-domid N --devid D|--vdev xvdX [--backend-domid B] [--type vbd]\n"
+			       "  [--timeout S] [--force]\n"
+			       "Take a disk away as libxl does: online = 0 and Closing, wait up to S seconds\n"
+			       "(default 10) for vha-backend to close it, then remove both xenstore directories.\n"
+			       "--force removes them without waiting.\n");
+			return VHA_EXIT_OK;
 		default: return vha_cli_bad_option(opt, argv);
 		}
 	}

@@ -21,12 +21,14 @@ static void usage(FILE *out)
 		"Commands:\n"
 		"  sim start|stop|status            run the simulated Xen platform in the sim directory\n"
 		"  sim create-domain N [--name S]   create sim domain N (memory, xenstore, introduce)\n"
-		"  sim destroy-domain N             tear domain N down as the toolstack does on death\n"
+		"  sim destroy-domain N [--timeout S]\n"
+		"                                   tear domain N down as the toolstack does on death\n"
 		"  attach --frontend-domid N --target PATH [--devid D|--vdev xvdX] [--mode w|r]\n"
 		"         [--backend-domid B] [--type vbd] [--device-type disk|cdrom] [--timeout S]\n"
 		"         [--wait initwait|connected] [--grant-strategy map|persistent|copy|adaptive]\n"
 		"                                   write a disk's xenstore nodes as libxl does\n"
 		"  detach --frontend-domid N --devid D [--timeout S] [--force]\n"
+		"                                   take a disk away as libxl does\n"
 		"  resize --frontend-domid N --devid D [--size BYTES [--shrink]]\n"
 		"                                   online resize: grow the target, the guest sees it\n"
 		"  list                             devices, both states, targets\n"
@@ -36,7 +38,8 @@ static void usage(FILE *out)
 		"  --sim-dir DIR        (default $VHA_SIM_DIR, else /tmp/vha-sim)\n"
 		"  --domid N            sim: the domain vhactl acts as (default 0)\n"
 		"  --log-level LEVEL    error|warn|info|debug\n"
-		"  --help, --version\n");
+		"  --help, --version\n\n"
+		"Global options go before the command; COMMAND --help shows a command's options.\n");
 }
 
 int main(int argc, char **argv)

@@ -302,6 +302,16 @@ int ctl_sim(struct ctl *c, int argc, char **argv)
 
 	if (!sub)
 		return vha_cli_usage("sim needs a subcommand (" SIM_COMMANDS ")");
+	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+		printf("vhactl sim start|stop|status\n"
+		       "vhactl sim create-domain N [--name S]\n"
+		       "vhactl sim destroy-domain N [--timeout S]\n"
+		       "Run the simulated Xen platform in the sim directory (vha-simxenstored and the\n"
+		       "sim's shared state), create a domain as the toolstack does (memory, xenstore\n"
+		       "directory, introduce), or tear one down: wait up to S seconds (default 10) for\n"
+		       "its backends to close, then remove its devices and its directory.\n");
+		return VHA_EXIT_OK;
+	}
 	if (strcmp(sub, "start") == 0 || strcmp(sub, "stop") == 0 || strcmp(sub, "status") == 0) {
 		if (argc > 2)
 			return vha_cli_usage("sim %s: unexpected argument '%s'", sub, argv[2]);
