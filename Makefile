@@ -198,12 +198,21 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
 fuzz: $(FUZZ_BINS)
 # Guest-facing parsers outside common/ that fuzz targets may exercise.
 FUZZ_EXTRA_SRCS := $(filter-out tools/simxenstored/main.c,$(wildcard tools/simxenstored/*.c)) backend/journal.c
+# Per target: more sources, and the libraries (default: all of PKG_LIBS).
+FUZZ_TARGET_SRCS =
+FUZZ_LIBS = $(PKG_LIBS)
+# The handshake target runs the whole backend but its main, against the sim
+# xenstored in-process: tests/fuzz/xs_inproc.c replaces libxenstore.
+FUZZ_BACKEND_SRCS := $(filter-out backend/main.c $(FUZZ_EXTRA_SRCS),$(wildcard backend/*.c))
+$(FUZZ_BUILD)/fuzz_xenbus_handshake: FUZZ_TARGET_SRCS = $(FUZZ_BACKEND_SRCS) tests/fuzz/xs_inproc.c
+$(FUZZ_BUILD)/fuzz_xenbus_handshake: FUZZ_LIBS = $(filter-out -lxenstore,$(PKG_LIBS))
+$(FUZZ_BUILD)/fuzz_xenbus_handshake: $(FUZZ_BACKEND_SRCS) $(wildcard backend/*.h) tests/fuzz/xs_inproc.c tests/fuzz/xs_inproc.h
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(COMMON_SRCS) $(FUZZ_EXTRA_SRCS) | $(DEPS_STAMP)
 	$(Q)scripts/install-deps.sh --fuzz
 	@mkdir -p $(dir $@)
 	@$(if $(filter 0,$(V)),echo "  FUZZ    $@")
 	$(Q)clang $(CPPFLAGS) $(FRONT_CPPFLAGS) $(VERSION_CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
-		-o $@ $< $(COMMON_SRCS) $(FUZZ_EXTRA_SRCS) $(PKG_LIBS) -lrt -pthread
+		-o $@ $< $(COMMON_SRCS) $(FUZZ_EXTRA_SRCS) $(FUZZ_TARGET_SRCS) $(FUZZ_LIBS) -lrt -pthread
 check-fuzz: fuzz
 	$(Q)tests/fuzz/run-fuzz.sh $(FUZZ_BINS)
 
