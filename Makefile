@@ -78,7 +78,7 @@ TEST_BINS := $(patsubst %.c,$(BUILD)/%,$(TEST_SRCS))
 
 DEPS_STAMP := $(BUILD)/.deps-installed
 
-.PHONY: all check check-unit check-headers check-layers asan check-asan tsan check-tsan fuzz check-fuzz demo bench clean help deps check-xen
+.PHONY: all check check-unit check-headers check-layers asan check-asan tsan check-tsan fuzz check-fuzz fuzz-long demo bench clean help deps check-xen
 all: $(PROGRAMS) $(TEST_BINS)
 
 help:
@@ -93,6 +93,9 @@ help:
 	@echo "make tsan       build with ThreadSanitizer into build-tsan/ (SANITIZE=thread)"
 	@echo "make check-tsan run the suites under ThreadSanitizer"
 	@echo "make fuzz       build the libFuzzer targets (clang) into build-fuzz/"
+	@echo "make check-fuzz run each fuzz target 20 s on its seeds (FUZZ_SECONDS=N)"
+	@echo "make fuzz-long  run each fuzz target for 10^7 inputs (FUZZ_LONG_RUNS=N); prints inputs,"
+	@echo "                exec/s and coverage (cov, ft) per target"
 	@echo "make demo       the main job: the simulated platform, a disk, real I/O, a summary"
 	@echo "make bench      benchmark vha against raw io_uring on the same file"
 	@echo "make check-xen  the real-Xen end-to-end suite under QEMU"
@@ -215,6 +218,10 @@ $(FUZZ_BUILD)/%: tests/fuzz/%.c $(COMMON_SRCS) $(FUZZ_EXTRA_SRCS) | $(DEPS_STAMP
 		-o $@ $< $(COMMON_SRCS) $(FUZZ_EXTRA_SRCS) $(FUZZ_TARGET_SRCS) $(FUZZ_LIBS) -lrt -pthread
 check-fuzz: fuzz
 	$(Q)tests/fuzz/run-fuzz.sh $(FUZZ_BINS)
+# At least 10^7 inputs per target, one target after the other (issue 9).
+FUZZ_LONG_RUNS ?= 10000000
+fuzz-long: fuzz
+	$(Q)FUZZ_RUNS=$(FUZZ_LONG_RUNS) tests/fuzz/run-fuzz.sh $(FUZZ_BINS)
 
 demo: all
 	$(Q)BUILD=$(BUILD) tools/demo.sh
