@@ -319,6 +319,12 @@ void backend_process(struct backend *be);
 /* Close every device (SIGTERM). */
 void backend_shutdown(struct backend *be);
 int backend_write_stats(struct backend *be);
+/*
+ * Log, naming the device or queue, how many lines each rate limit held back
+ * in an interval that has ended (every second: a guest's flood that stops is
+ * still counted).
+ */
+void backend_flush_logs(struct backend *be);
 /* Publish a new size for every connected device whose target changed (online resize). */
 void backend_check_sizes(struct backend *be);
 

@@ -122,6 +122,32 @@ void device_set_state(struct device *dev, int state)
 		vha_log_ratelimited(&dev->rl, VHA_LOG_WARN, "device %u/%u: %s", dev->fe_domid, dev->devid, w.refused);
 }
 
+/* Count what a queue's rate limit held back, naming the queue (force: its worker is gone, the limit with it). */
+static void flush_queue_log(struct device *dev, unsigned int i, bool force)
+{
+	char who[64];
+
+	snprintf(who, sizeof(who), "device %u/%u queue %u", dev->fe_domid, dev->devid, i);
+	vha_log_ratelimit_flush(&dev->queues[i].rl, VHA_LOG_WARN, who, force);
+}
+
+static void flush_device_log(struct device *dev, bool force)
+{
+	char who[64];
+
+	snprintf(who, sizeof(who), "device %u/%u", dev->fe_domid, dev->devid);
+	vha_log_ratelimit_flush(&dev->rl, VHA_LOG_WARN, who, force);
+}
+
+void backend_flush_logs(struct backend *be)
+{
+	for (unsigned int i = 0; i < be->nr_devices; i++) {
+		flush_device_log(be->devices[i], false);
+		for (unsigned int j = 0; j < be->devices[i]->nr_queues; j++)
+			flush_queue_log(be->devices[i], j, false);
+	}
+}
+
 /*
  * Tear a device's queues and target down without waiting for a guest's I/O:
  * each worker is asked to stop and finishes what it has in flight (a long
@@ -139,8 +165,10 @@ static bool disconnect(struct device *dev)
 	}
 	if (!done)
 		return false;
-	for (unsigned int i = 0; i < dev->nr_queues; i++)
+	for (unsigned int i = 0; i < dev->nr_queues; i++) {
+		flush_queue_log(dev, i, true);
 		queue_stop(&dev->queues[i]);
+	}
 	dev->nr_queues = 0;
 	if (dev->be->ops->disconnect)
 		dev->be->ops->disconnect(dev);
@@ -325,6 +353,7 @@ static void device_free(struct backend *be, unsigned int idx)
 	struct device *dev = be->devices[idx];
 
 	disconnect_wait(dev);
+	flush_device_log(dev, true);
 	if (dev->fe_watched) {
 		char path[300];
 

@@ -440,6 +440,7 @@ int main(int argc, char **argv)
 			last_stats = now.tv_sec;
 			backend_check_sizes(&be);
 			backend_write_stats(&be);
+			backend_flush_logs(&be);
 		}
 	}
 	vha_info("shutting down");

@@ -114,11 +114,38 @@ void vha_log_ratelimited(struct vha_ratelimit *rl, enum vha_log_level level, con
 		rl->suppressed++;
 	pthread_mutex_unlock(&ratelimit_lock);
 
-	if (dropped)
-		vha_log(level, "(%u similar messages suppressed)", dropped);
 	if (!print)
 		return;
+	if (dropped) {
+		/* The count rides on the line that names its source, not on a line of its own. */
+		char msg[LOG_LINE_MAX];
+
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		vha_log(level, "%s [%u similar messages suppressed before this one]", msg, dropped);
+		return;
+	}
 	va_start(ap, fmt);
 	log_v(level, fmt, ap);
 	va_end(ap);
+}
+
+void vha_log_ratelimit_flush(struct vha_ratelimit *rl, enum vha_log_level level, const char *who, bool force)
+{
+	uint32_t dropped = 0;
+	uint64_t now = now_ms(), span = 0;
+
+	pthread_mutex_lock(&ratelimit_lock);
+	if (rl->suppressed && (force || now - rl->window_start_ms >= rl->interval_ms)) {
+		dropped = rl->suppressed;
+		span = now - rl->window_start_ms;
+		rl->window_start_ms = now;
+		rl->printed = 0;
+		rl->suppressed = 0;
+	}
+	pthread_mutex_unlock(&ratelimit_lock);
+	if (dropped)
+		vha_log(level, "%s: [%u similar messages suppressed in the last %.1f s]", who, dropped,
+			(double)span / 1000.0);
 }

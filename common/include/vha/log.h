@@ -66,8 +66,22 @@ struct vha_ratelimit {
 
 #define VHA_RATELIMIT_INIT(interval, n) { 0, (interval), (n), 0, 0 }
 
-/* Logs like vha_log() unless the limit is exhausted. */
+/*
+ * Logs like vha_log() unless the limit (burst lines per interval) is
+ * exhausted. The first line of a new interval carries the count of the
+ * previous one's suppressed lines: "<message> [N similar messages
+ * suppressed before this one]". Thread-safe.
+ */
 void vha_log_ratelimited(struct vha_ratelimit *rl, enum vha_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Report lines rl suppressed once its interval has ended (or now, with
+ * force: rl is about to go), as "<who>: [N similar messages suppressed in
+ * the last S s]", and start a new interval. Call it now and then (the
+ * backend does every second), so a flood that stops is still counted,
+ * naming its source. Nothing is logged when nothing was suppressed.
+ */
+void vha_log_ratelimit_flush(struct vha_ratelimit *rl, enum vha_log_level level, const char *who, bool force);
 
 #endif
