@@ -101,10 +101,12 @@ help:
 	@echo "make check-xen  the real-Xen end-to-end suite under QEMU"
 	@echo "make soak       long soak runs: 1000 attach/detach cycles, 100 backend kills under ordered writes"
 	@echo "make docs-img   redraw docs/img/*.png from their .dot sources (installs graphviz)"
+	@echo "make man        the man pages, from docs/man/*.scd into $(BUILD)/man/ (part of make)"
 	@echo "V=1             show the commands"
 
 deps: $(DEPS_STAMP)
-$(DEPS_STAMP):
+# A package added to install-deps.sh is installed by the next build.
+$(DEPS_STAMP): scripts/install-deps.sh
 	$(Q)scripts/install-deps.sh
 	$(Q)mkdir -p $(dir $@) && touch $@
 
@@ -267,6 +269,17 @@ soak: all
 	$(Q)BUILD=$(BUILD) VHA_SOAK_CYCLES=$${VHA_SOAK_CYCLES:-1000} VHA_SOAK_RESTARTS=$${VHA_SOAK_RESTARTS:-100} \
 		TEST_FILTER=tests/soak/ TEST_TIMEOUT=7200 tests/run-tests.sh
 -include $(wildcard $(BUILD)/soak/*.d)
+
+# Man pages: docs/man/NAME.SECTION.scd -> $(BUILD)/man/NAME.SECTION (scdoc).
+MAN_SRCS := $(wildcard docs/man/*.scd)
+MAN_PAGES := $(patsubst docs/man/%.scd,$(BUILD)/man/%,$(MAN_SRCS))
+.PHONY: man
+all: man
+man: $(MAN_PAGES)
+$(BUILD)/man/%: docs/man/%.scd | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@$(if $(filter 0,$(V)),echo "  SCDOC   $@")
+	$(Q)scdoc < $< > $@.tmp && mv $@.tmp $@
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

@@ -5,7 +5,7 @@
 # when something is actually missing.
 set -eu
 
-base="build-essential pkg-config libxen-dev liburing-dev libcmocka-dev xenstore-utils fio"
+base="build-essential pkg-config libxen-dev liburing-dev libcmocka-dev xenstore-utils fio scdoc"
 extra=""
 for arg in "$@"; do
 	case "$arg" in
