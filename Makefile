@@ -102,6 +102,8 @@ help:
 	@echo "make soak       long soak runs: 1000 attach/detach cycles, 100 backend kills under ordered writes"
 	@echo "make docs-img   redraw docs/img/*.png from their .dot sources (installs graphviz)"
 	@echo "make man        the man pages, from docs/man/*.scd into $(BUILD)/man/ (part of make)"
+	@echo "make install    programs, hotplug script, man pages, libvhafront, bash completion;"
+	@echo "                PREFIX=/usr/local, DESTDIR= (the hotplug script goes to /etc/xen/scripts)"
 	@echo "V=1             show the commands"
 
 deps: $(DEPS_STAMP)
@@ -273,13 +275,43 @@ soak: all
 # Man pages: docs/man/NAME.SECTION.scd -> $(BUILD)/man/NAME.SECTION (scdoc).
 MAN_SRCS := $(wildcard docs/man/*.scd)
 MAN_PAGES := $(patsubst docs/man/%.scd,$(BUILD)/man/%,$(MAN_SRCS))
-.PHONY: man
+.PHONY: man install
 all: man
 man: $(MAN_PAGES)
 $(BUILD)/man/%: docs/man/%.scd | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(filter 0,$(V)),echo "  SCDOC   $@")
 	$(Q)scdoc < $< > $@.tmp && mv $@.tmp $@
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the daemon, vhactl and the
+# sim xenstored it starts (from its own directory) in sbin, vha-frontend in
+# bin; the hotplug script where xl looks for it, whatever PREFIX; the
+# libvhafront headers with the common ones they include, and one static
+# library holding libvhafront and the common layer under it.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+XEN_SCRIPT_DIR ?= /etc/xen/scripts
+INSTALL_LIB := $(BUILD)/dist/libvhafront.a
+INSTALL_HEADERS := $(wildcard frontend/include/vha/*.h) common/include/vha/platform.h common/include/vha/log.h
+$(INSTALL_LIB): $(call obj,$(FRONTLIB_SRCS) $(COMMON_SRCS))
+install: $(PROGRAMS) $(MAN_PAGES) $(INSTALL_LIB)
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/vha \
+		$(DESTDIR)$(BASH_COMPLETION_DIR) $(DESTDIR)$(XEN_SCRIPT_DIR) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man,$(sort $(subst .,,$(suffix $(MAN_PAGES)))))
+	$(Q)install -m 755 $(BUILD)/vha-backend $(BUILD)/vhactl $(BUILD)/vha-simxenstored $(DESTDIR)$(SBINDIR)/
+	$(Q)install -m 755 $(BUILD)/vha-frontend $(DESTDIR)$(BINDIR)/
+	$(Q)install -m 755 tools/hotplug/vha $(DESTDIR)$(XEN_SCRIPT_DIR)/vha
+	$(Q)for m in $(MAN_PAGES); do install -m 644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/ || exit 1; done
+	$(Q)install -m 644 $(INSTALL_HEADERS) $(DESTDIR)$(INCLUDEDIR)/vha/
+	$(Q)install -m 644 $(INSTALL_LIB) $(DESTDIR)$(LIBDIR)/
+	$(Q)for c in vhactl vha-frontend vha-backend; do \
+		install -m 644 tools/completion/vha.bash $(DESTDIR)$(BASH_COMPLETION_DIR)/$$c || exit 1; done
+	@echo "installed into $(DESTDIR)$(PREFIX) (hotplug script: $(DESTDIR)$(XEN_SCRIPT_DIR)/vha)"
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
