@@ -6,7 +6,8 @@
  * order. The real backend code runs against an in-process sim xenstored
  * (xs_inproc.c speaks the wire protocol to it) and a fake platform whose
  * grants and event channels only count what is held, so one input is a
- * whole lifetime: set up, operations, shutdown, in well under a millisecond.
+ * whole lifetime: set up, operations, shutdown, with no socket and no
+ * process (a few milliseconds, most of it the queues' threads and rings).
  *
  * The input is a sequence of operations, each one byte of opcode and its
  * arguments (see the OP_ enum): the frontend writes or removes one of its
@@ -22,8 +23,8 @@
  *   - after every pass, what the platform says is held (ring pages mapped,
  *     event channels bound) is exactly what the devices account for, a
  *     device holds queues only while Connected or being torn down, a
- *     Connected device has every queue running, and the grant budgets add
- *     up;
+ *     Connected device has every queue running, and the budget pool's
+ *     reservations are what the devices hold;
  *   - after shutdown nothing is held: no mapping, no binding, no budget, no
  *     journal file and no file descriptor.
  */
@@ -49,7 +50,6 @@
 #define FE_NR_REFS 24u
 #define FE_NR_PORTS 24u
 #define LOCAL_PORT_BASE 1000
-#define NR_DEVICES 2u
 #define DEVID_BASE 51712u
 #define MAX_OPS 64u
 #define MAX_VALUE 24u
@@ -267,7 +267,6 @@ static struct xsd *server;      /* one for the whole run; each input leaves it e
 static struct {
 	struct xs_handle *toolstack, *frontend;
 	struct backend be;
-	bool device_added[NR_DEVICES];
 } w;
 
 /*
@@ -425,7 +424,6 @@ static void add_device(unsigned int d)
 	write_str(w.toolstack, be, "online", "1");
 	write_str(w.toolstack, be, "hotplug-status", "connected");
 	write_str(w.toolstack, be, "state", "1");
-	w.device_added[d] = true;
 }
 
 /* ---------------- invariants ---------------- */
@@ -435,14 +433,16 @@ static int parse_state(const char *v, size_t len)
 {
 	unsigned int s = 0;
 
-	if (len == 0 || len > 2)
+	if (len == 0)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
 		if (v[i] < '0' || v[i] > '9')
 			return -1;
 		s = s * 10 + (unsigned int)(v[i] - '0');
+		if (s > XenbusStateReconfigured)
+			return -1;
 	}
-	return s <= XenbusStateReconfigured ? (int)s : -1;
+	return (int)s;
 }
 
 /* Everything the backend writes goes through here before it reaches the server. */
