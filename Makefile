@@ -34,7 +34,9 @@ Q := @
 endif
 
 CC ?= cc
-PKGS := xengnttab xenevtchn xenstore xentoollog liburing
+# libsystemd: vha-backend's sd_notify (readiness, watchdog), a no-op when
+# it is not run by systemd.
+PKGS := xengnttab xenevtchn xenstore xentoollog liburing libsystemd
 # Fetching flags needs pkg-config, which may not be installed yet on a fresh
 # machine: the deps stamp below installs it, and these are evaluated lazily.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
 #include <xenstore.h>
 
 #include "backend.h"
@@ -23,6 +24,11 @@
 #define STATE_FILE_MAX (STATE_DIR_MAX + 64)
 /* Longest line of a --config file. */
 #define CONFIG_LINE_MAX 1024
+/*
+ * xenstored fires every watch once as it is registered; readiness waits
+ * (this long at most) for that first event, whose pass scans every device.
+ */
+#define FIRST_WATCH_WAIT_MS 10000
 
 struct options {
 	struct backend_config cfg;
@@ -83,8 +89,11 @@ static void usage(FILE *out)
 		"                             through a second, buffered descriptor: docs/operations.md)\n"
 		"  --log-level LEVEL          error|warn|info|debug (default info)\n"
 		"  --help, --version\n\n"
-		"Signals: SIGTERM/SIGINT close every device and exit; SIGUSR1 rewrites stats.json now;\n"
-		"SIGHUP re-reads target sizes now (they are also checked every second).\n",
+		"Signals: SIGTERM/SIGINT close every device and exit; SIGUSR2 exits leaving every device\n"
+		"live, for the next vha-backend to take over (what the systemd unit stops with);\n"
+		"SIGUSR1 rewrites stats.json now; SIGHUP re-reads target sizes now (they are also checked\n"
+		"every second). Under systemd (NOTIFY_SOCKET): READY=1 once live devices are taken over,\n"
+		"WATCHDOG=1 if WatchdogSec= is set, STOPPING=1 on the way out.\n",
 		BACKEND_MAX_QUEUES, VHA_BLKIF_MAX_RING_ORDER, VHA_BLKIF_MAX_RING_ORDER, VHA_BLKIF_MAX_SEGMENTS);
 }
 
@@ -283,8 +292,11 @@ int main(int argc, char **argv)
 	char state_dir[STATE_DIR_MAX], pidfile[STATE_FILE_MAX], logfile[STATE_FILE_MAX];
 	int ready[2] = { -1, -1 }, sfd = -1, lock_fd = -1, c, rc = VHA_EXIT_FAILURE;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	struct timespec now;
+	struct timespec now, last_watchdog = { 0 };
 	time_t last_stats = 0;
+	uint64_t watchdog_usec = 0;
+	int poll_ms = 1000;
+	bool ready_sent = false, handoff = false, close_all = false;
 	sigset_t mask;
 	FILE *pf;
 
@@ -378,6 +390,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -412,6 +425,28 @@ int main(int argc, char **argv)
 		ready[1] = -1;
 	}
 
+	/*
+	 * systemd's watchdog (WatchdogSec=): WATCHDOG=1 from this loop at half
+	 * the interval, so a pass that stalls gets the daemon killed and
+	 * restarted, and the new process takes the devices over.
+	 */
+	if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)
+		watchdog_usec = 0;
+	if (watchdog_usec && watchdog_usec / 2000 < (uint64_t)poll_ms)
+		poll_ms = watchdog_usec / 2000 ? (int)(watchdog_usec / 2000) : 1;
+	/*
+	 * xenstored fires each watch once as it is registered. That first event
+	 * makes the first pass below scan every device and take the live ones
+	 * over, so readiness is reported after it; wait for it here, where
+	 * nothing has read the watch queue yet.
+	 */
+	{
+		struct pollfd first = { .fd = xs_fileno(be.xs), .events = POLLIN };
+
+		if (poll(&first, 1, FIRST_WATCH_WAIT_MS) == 0)
+			vha_warn("no xenstore watch event within %d ms; scanning anyway", FIRST_WATCH_WAIT_MS);
+	}
+
 	for (;;) {
 		struct pollfd pfd[3] = {
 			{ .fd = xs_fileno(be.xs), .events = POLLIN },
@@ -422,15 +457,34 @@ int main(int argc, char **argv)
 		bool quit = false;
 
 		backend_process(&be);
-		if (poll(pfd, 3, 1000) < 0 && errno != EINTR)
+		if (!ready_sent) {
+			/* A no-op without NOTIFY_SOCKET (not under systemd). */
+			sd_notifyf(0, "READY=1\nSTATUS=serving %s, %u device(s) found", be.base_path, be.nr_devices);
+			ready_sent = true;
+		}
+		if (watchdog_usec) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if ((uint64_t)(now.tv_sec - last_watchdog.tv_sec) * 1000000 +
+				    (now.tv_nsec - last_watchdog.tv_nsec) / 1000 >= watchdog_usec / 2) {
+				sd_notify(0, "WATCHDOG=1");
+				last_watchdog = now;
+			}
+		}
+		if (poll(pfd, 3, poll_ms) < 0 && errno != EINTR)
 			break;
 		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-			if (si.ssi_signo == SIGUSR1)
+			if (si.ssi_signo == SIGUSR1) {
 				backend_write_stats(&be);
-			else if (si.ssi_signo == SIGHUP)
+			} else if (si.ssi_signo == SIGHUP) {
 				backend_check_sizes(&be);
-			else
+			} else {
 				quit = true;
+				/* SIGTERM/SIGINT win over a SIGUSR2 that came with them. */
+				if (si.ssi_signo == SIGUSR2)
+					handoff = true;
+				else
+					close_all = true;
+			}
 		}
 		if (quit)
 			break;
@@ -443,6 +497,24 @@ int main(int argc, char **argv)
 			backend_flush_logs(&be);
 		}
 	}
+	if (handoff && !close_all) {
+		/*
+		 * Leave every device as a kill would: rings mapped until exit,
+		 * journals kept, states untouched, so the next vha-backend takes
+		 * the live rings over and the frontends notice a pause. Exiting
+		 * now, whatever the workers are doing, is safe because the journal
+		 * is written for a SIGKILL at any store.
+		 */
+		sd_notify(0, "STOPPING=1\nSTATUS=exiting; devices left live for the next vha-backend");
+		vha_info("exiting on SIGUSR2; %u device(s) and their journals left live for the next vha-backend",
+			 be.nr_devices);
+		backend_write_stats(&be);
+		backend_flush_logs(&be);
+		unlink(pidfile);
+		fflush(stderr);
+		_exit(VHA_EXIT_OK);
+	}
+	sd_notify(0, "STOPPING=1\nSTATUS=closing every device");
 	vha_info("shutting down");
 	backend_shutdown(&be);
 	backend_write_stats(&be);
