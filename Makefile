@@ -104,7 +104,7 @@ help:
 	@echo "make soak       long soak runs: 1000 attach/detach cycles, 100 backend kills under ordered writes"
 	@echo "make docs-img   redraw docs/img/*.png from their .dot sources (installs graphviz)"
 	@echo "make man        the man pages, from docs/man/*.scd into $(BUILD)/man/ (part of make)"
-	@echo "make install    programs, hotplug script, man pages, libvhafront, bash completion;"
+	@echo "make install    programs, hotplug script, man pages, libvhafront (.a, .so, .pc), bash completion;"
 	@echo "                PREFIX=/usr/local, DESTDIR= (the hotplug script goes to /etc/xen/scripts)"
 	@echo "V=1             show the commands"
 
@@ -288,8 +288,9 @@ $(BUILD)/man/%: docs/man/%.scd | $(DEPS_STAMP)
 # make install [PREFIX=/usr/local] [DESTDIR=]: the daemon, vhactl and the
 # sim xenstored it starts (from its own directory) in sbin, vha-frontend in
 # bin; the hotplug script where xl looks for it, whatever PREFIX; the
-# libvhafront headers with the common ones they include, and one static
-# library holding libvhafront and the common layer under it.
+# libvhafront headers with the common ones they include, one static library
+# holding libvhafront and the common layer under it, the shared library
+# (below) with its links, and vhafront.pc.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
@@ -298,10 +299,31 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
 XEN_SCRIPT_DIR ?= /etc/xen/scripts
-INSTALL_LIB := $(BUILD)/dist/libvhafront.a
 INSTALL_HEADERS := $(wildcard frontend/include/vha/*.h) common/include/vha/platform.h common/include/vha/log.h
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALL_LIB := $(BUILD)/dist/libvhafront.a
 $(INSTALL_LIB): $(call obj,$(FRONTLIB_SRCS) $(COMMON_SRCS))
-install: $(PROGRAMS) $(MAN_PAGES) $(INSTALL_LIB)
+
+# libvhafront.so.0: the same objects in one shared library whose version
+# script (frontend/lib/libvhafront.map) exports the functions of the
+# installed headers alone; the rest of the common layer is inside, hidden.
+# -z defs: every symbol it uses is in it or in a library on its link line.
+SHLIB_SOVERSION := 0
+SHLIB_SONAME := libvhafront.so.$(SHLIB_SOVERSION)
+SHLIB := $(BUILD)/dist/$(SHLIB_SONAME).$(VERSION)
+SHLIB_MAP := frontend/lib/libvhafront.map
+all: $(SHLIB)
+$(SHLIB): $(call obj,$(FRONTLIB_SRCS) $(COMMON_SRCS)) $(SHLIB_MAP)
+	@mkdir -p $(dir $@)
+	@$(if $(filter 0,$(V)),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SHLIB_SONAME) -Wl,--version-script=$(SHLIB_MAP) -Wl,-z,defs \
+		-o $@ $(filter %.o,$^) $(LDLIBS)
+	$(Q)ln -sf $(notdir $@) $(dir $@)$(SHLIB_SONAME) && ln -sf $(SHLIB_SONAME) $(dir $@)libvhafront.so
+
+# What make install installs, built (the package build runs this, not all).
+.PHONY: installable
+installable: $(PROGRAMS) $(MAN_PAGES) $(INSTALL_LIB) $(SHLIB)
+install: installable
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/vha \
 		$(DESTDIR)$(BASH_COMPLETION_DIR) $(DESTDIR)$(XEN_SCRIPT_DIR) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man,$(sort $(subst .,,$(suffix $(MAN_PAGES)))))
@@ -310,7 +332,12 @@ install: $(PROGRAMS) $(MAN_PAGES) $(INSTALL_LIB)
 	$(Q)install -m 755 tools/hotplug/vha $(DESTDIR)$(XEN_SCRIPT_DIR)/vha
 	$(Q)for m in $(MAN_PAGES); do install -m 644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/ || exit 1; done
 	$(Q)install -m 644 $(INSTALL_HEADERS) $(DESTDIR)$(INCLUDEDIR)/vha/
-	$(Q)install -m 644 $(INSTALL_LIB) $(DESTDIR)$(LIBDIR)/
+	$(Q)install -m 644 $(INSTALL_LIB) $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	$(Q)ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(LIBDIR)/$(SHLIB_SONAME)
+	$(Q)ln -sf $(SHLIB_SONAME) $(DESTDIR)$(LIBDIR)/libvhafront.so
+	$(Q)install -d $(DESTDIR)$(PKGCONFIGDIR)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' frontend/lib/vhafront.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/vhafront.pc
 	$(Q)for c in vhactl vha-frontend vha-backend; do \
 		install -m 644 tools/completion/vha.bash $(DESTDIR)$(BASH_COMPLETION_DIR)/$$c || exit 1; done
 	@echo "installed into $(DESTDIR)$(PREFIX) (hotplug script: $(DESTDIR)$(XEN_SCRIPT_DIR)/vha)"

@@ -44,6 +44,10 @@ for m in man8/vha-backend.8 man5/vha-backend.conf.5 man8/vhactl.8 man1/vha-front
 done
 for h in front.h platform.h log.h; do expect 644 /usr/include/vha/$h; done
 expect 644 /usr/lib/libvhafront.a
+expect 644 /usr/lib/libvhafront.so.0.0.1
+expect 644 /usr/lib/pkgconfig/vhafront.pc
+[ "$(readlink "$D/usr/lib/libvhafront.so.0")" = libvhafront.so.0.0.1 ] || fail "libvhafront.so.0 is no link to libvhafront.so.0.0.1"
+[ "$(readlink "$D/usr/lib/libvhafront.so")" = libvhafront.so.0 ] || fail "libvhafront.so is no link to libvhafront.so.0"
 for c in vhactl vha-frontend vha-backend; do expect 644 /usr/share/bash-completion/completions/$c; done
 # Nothing outside /usr and /etc/xen/scripts.
 stray=$(cd "$D" && find . -type f | grep -v -e '^\./usr/' -e '^\./etc/xen/scripts/')
@@ -94,6 +98,23 @@ if ! cc -std=gnu11 -Wall -Werror $san -I"$D/usr/include" -o "$tmp/prog" "$tmp/pr
 else
 	"$tmp/prog" || fail "the program linked against libvhafront.a failed"
 	echo "ok: installed headers compile, a program links against libvhafront.a and runs"
+fi
+
+# The same program through pkg-config against the installed shared library.
+# The sanitizer builds' library needs their runtime: not checked there.
+if [ "${SANITIZE:-0}" = 0 ]; then
+	pc="env PKG_CONFIG_PATH=$D/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$D pkg-config"
+	[ "$($pc --modversion vhafront)" = "$("$D/usr/sbin/vhactl" --version | grep -o '[0-9][0-9.]*' | head -1)" ] ||
+		fail "vhafront.pc's version is not the programs' version"
+	if ! cc -std=gnu11 -Wall -Werror $($pc --cflags vhafront) -o "$tmp/prog-so" "$tmp/prog.c" \
+		$($pc --libs vhafront) 2>"$tmp/cc.log"; then
+		fail "a program does not link with pkg-config's vhafront flags:"; cat "$tmp/cc.log"
+	elif ! readelf -d "$tmp/prog-so" | grep -q 'NEEDED.*libvhafront.so.0'; then
+		fail "the program linked with pkg-config's flags does not use libvhafront.so.0"
+	else
+		LD_LIBRARY_PATH=$D/usr/lib "$tmp/prog-so" || fail "the program linked against libvhafront.so.0 failed"
+		echo "ok: pkg-config vhafront: a program links against libvhafront.so.0 and runs"
+	fi
 fi
 
 # Bash completion, as bash-completion would load it, with the installed programs on PATH.
