@@ -39,7 +39,7 @@ expect 755 /usr/sbin/vhactl
 expect 755 /usr/sbin/vha-simxenstored
 expect 755 /usr/bin/vha-frontend
 expect 755 /etc/xen/scripts/vha
-for m in man8/vha-backend.8 man5/vha-backend.conf.5 man8/vhactl.8 man1/vha-frontend.1 man8/vha-hotplug.8 man3/libvhafront.3; do
+for m in man8/vha-backend.8 man5/vha-backend.conf.5 man8/vhactl.8 man1/vha-frontend.1 man8/vha-hotplug.8 man8/vha-simxenstored.8 man3/libvhafront.3; do
 	expect 644 /usr/share/man/$m
 done
 for h in front.h platform.h log.h; do expect 644 /usr/include/vha/$h; done

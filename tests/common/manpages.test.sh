@@ -10,7 +10,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 B=${VHA_BUILD:-$PWD/build}
-for bin in vha-backend vha-frontend vhactl; do
+for bin in vha-backend vha-frontend vhactl vha-simxenstored; do
 	[ -x "$B/$bin" ] || { echo "skip: $B/$bin is not built"; exit 77; }
 done
 command -v scdoc >/dev/null || { echo "skip: scdoc is not installed (make deps installs it)"; exit 77; }
@@ -51,6 +51,10 @@ compare "vha-backend(8)" "$tmp/backend.help" "$tmp/backend.page"
 help vha-frontend | options >"$tmp/frontend.help"
 page_options $M/vha-frontend.1.scd >"$tmp/frontend.page"
 compare "vha-frontend(1)" "$tmp/frontend.help" "$tmp/frontend.page"
+
+help vha-simxenstored | options >"$tmp/simxenstored.help"
+page_options $M/vha-simxenstored.8.scd >"$tmp/simxenstored.page"
+compare "vha-simxenstored(8)" "$tmp/simxenstored.help" "$tmp/simxenstored.page"
 
 {
 	help vhactl
