@@ -106,12 +106,17 @@ help:
 	@echo "make man        the man pages, from docs/man/*.scd into $(BUILD)/man/ (part of make)"
 	@echo "make install    programs, hotplug script, man pages, libvhafront (.a, .so, .pc), bash completion;"
 	@echo "                PREFIX=/usr/local, DESTDIR= (the hotplug script goes to /etc/xen/scripts)"
+	@echo "make deb        Debian packages into $(BUILD)/deb/ (dpkg-buildpackage, lintian; installs"
+	@echo "                dpkg-dev, debhelper, lintian and the Build-Depends first)"
 	@echo "V=1             show the commands"
 
 deps: $(DEPS_STAMP)
 # A package added to install-deps.sh is installed by the next build.
+# INSTALL_DEPS=0 (the Debian package build, whose Build-Depends
+# dpkg-buildpackage checks) never runs it.
+INSTALL_DEPS ?= 1
 $(DEPS_STAMP): scripts/install-deps.sh
-	$(Q)scripts/install-deps.sh
+	$(Q)$(if $(filter 1,$(INSTALL_DEPS)),scripts/install-deps.sh)
 	$(Q)mkdir -p $(dir $@) && touch $@
 
 # Every object waits for the dependencies to be installed (order-only).
@@ -341,6 +346,12 @@ install: installable
 	$(Q)for c in vhactl vha-frontend vha-backend; do \
 		install -m 644 tools/completion/vha.bash $(DESTDIR)$(BASH_COMPLETION_DIR)/$$c || exit 1; done
 	@echo "installed into $(DESTDIR)$(PREFIX) (hotplug script: $(DESTDIR)$(XEN_SCRIPT_DIR)/vha)"
+
+# Debian packages (debian/): dpkg-buildpackage -us -uc -b in a clean copy of
+# the tree, then lintian; the .debs land in $(BUILD)/deb/. docs/packaging.md.
+.PHONY: deb
+deb:
+	$(Q)BUILD=$(BUILD) scripts/build-deb.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

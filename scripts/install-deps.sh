@@ -14,6 +14,8 @@ for arg in "$@"; do
 	--valgrind) extra="$extra valgrind" ;;
 	--xenlab) extra="$extra qemu-system-x86 busybox-static cpio" ;;
 	--docs) extra="$extra graphviz" ;;
+	# make deb (the Build-Depends come from debian/control: scripts/build-deb.sh)
+	--deb) extra="$extra dpkg-dev debhelper lintian" ;;
 	*) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
 	esac
 done
