@@ -245,6 +245,67 @@ EOF
 		done
 	done
 	finish ;;
+hostile) # case 11: vha-hostile attacks our own disk, once dom0 says go (the fio guest is running by then)
+	mods xen-evtchn xen-gntdev xen-gntalloc
+	say "HOSTILE-READY"
+	if vha-hostile wait-node data/vha-go 300; then
+		st=$(arg vha.storm); fl=$(arg vha.flip); xs=$(arg vha.states)
+		# Killed by a signal: a user program crashing under TCG (XENLAB.md); run it once more.
+		for try in 1 2; do
+			( vha-hostile --vdev xvda --storm-secs ${st:-4} --flip-secs ${fl:-4} --states-secs ${xs:-4} run
+			  echo $? >/tmp/hrc ) 2>&1 | sed 's/^/G: /'
+			[ "$(cat /tmp/hrc)" -gt 128 ] && [ $try = 1 ] || break
+			say "HOSTILE-NOTE vha-hostile died of signal $(($(cat /tmp/hrc) - 128)) (TCG user-program crash): once more"
+		done
+		if [ "$(cat /tmp/hrc)" = 0 ]; then ok hostile-tool; else bad hostile-tool "vha-hostile exit $(cat /tmp/hrc)"; fi
+	else
+		bad hostile-tool "dom0 never said go (data/vha-go) within 300 s"
+	fi
+	say "HOSTILE-DONE"
+	# dom0 reads the backend's view of our device before we go.
+	vha-hostile wait-node data/vha-stop 120
+	finish ;;
+fioverify) # case 11: stock blkfront, fio writes and verifies in passes from dom0's go until its stop
+	mods xen-blkfront xen-evtchn xen-gntdev xen-gntalloc
+	wait_dev xvda 30 || bad xvda-appeared "no /dev/xvda after 30 s"
+	say "DISK xvda sectors=$(cat /sys/block/xvda/size) hwq=$(ls /sys/block/xvda/mq | wc -l)"
+	# Each pass: randwrite over 4 MiB (4k or 64k, queue depth 16), then fio reads it all back and
+	# checks every block's crc32c. A pass fails on any I/O error or verify mismatch (fio's err).
+	# fio killed by a signal after it reported err=0 with everything written and read back is a
+	# user program crashing at exit under TCG (XENLAB.md): counted apart, not a failure.
+	# dom0 creates the hostile guest meanwhile, then says go (data/vha-go).
+	say "FIO-READY"
+	vha-hostile wait-node data/vha-go 300 || say "FIO-NOTE no go from dom0 within 300 s; starting anyway"
+	pass=0; failed=0; crashed=0; t0=$(up)
+	say "FIO-RUNNING"
+	while :; do
+		pass=$((pass + 1))
+		bs=4k; [ $((pass % 2)) = 0 ] && bs=64k
+		: >/tmp/fio.out
+		timeout 180 fio --name=v --filename=/dev/xvda --direct=1 --ioengine=libaio --rw=randwrite --bs=$bs \
+			--iodepth=16 --size=4m --offset=$(((pass % 8) * 4))m --verify=crc32c --do_verify=1 \
+			--verify_fatal=1 --randrepeat=0 --minimal >/tmp/fio.out 2>/tmp/fio.err
+		rc=$?
+		set -- $(awk -F';' 'NF > 100 {print $5, $49, $8, $47, $6}' /tmp/fio.out)
+		say "FIO pass=$pass bs=$bs rc=$rc err=${1:-none} wiops=${2:-0} riops=${3:-0} wkib=${4:-0} rkib=${5:-0}"
+		if [ $rc = 0 ] && [ "${1:-none}" = 0 ]; then
+			:
+		elif [ $rc -gt 128 ] && [ "${1:-none}" = 0 ] && [ "${4:-0}" = 4096 ] && [ "${5:-0}" = 4096 ]; then
+			crashed=$((crashed + 1)); say "FIO-NOTE pass $pass: fio died of signal $((rc - 128)) after a clean, verified pass (TCG)"
+		elif [ $rc -gt 128 ] && [ -z "${1:-}" ]; then
+			crashed=$((crashed + 1)); say "FIO-NOTE pass $pass: fio died of signal $((rc - 128)) before reporting (TCG user-program crash); not counted"
+		else
+			failed=$((failed + 1)); echo "G: FIO-ERROR pass $pass: $(head -c 400 /tmp/fio.err | tr '\n' ' ')"
+		fi
+		vha-hostile wait-node data/vha-stop 0 && break
+		awk -v a=$t0 -v b=$(up) 'BEGIN{exit !(b - a > 480)}' && { say "FIO-TIMEOUT no stop from dom0 after 480 s"; break; }
+	done
+	say "FIO-SUMMARY passes=$pass failed=$failed crashed_at_exit=$crashed seconds=$(awk -v a=$t0 -v b=$(up) 'BEGIN{printf "%.0f", b - a}')"
+	check fio-no-error [ $failed = 0 ]
+	check fio-verified [ $pass -gt $((failed + crashed)) ]
+	check no-io-errors [ "$(dmesg | grep -c -E 'I/O error|blk_update_request')" = 0 ]
+	dmesg | grep -iE 'blkfront|xvda|I/O error' | tail -5 | sed 's/^/G: FIO-DMESG /'
+	finish ;;
 *)
 	say "unknown case '$CASE'"; finish ;;
 esac

@@ -14,13 +14,14 @@
 #   8  the xen platform's own tests (tests/xen/test_platform_xen) in dom0
 #   9  2 vCPUs: blkfront uses two queues, persistent grants, indirect requests
 #  10  vha-backend killed and restarted 3 times under blkfront load: taken over, no error
+#  11  a hostile guest (vha-hostile) beside a fio-verify guest on one vha-backend
 # Cases run in two boots: one without xen-blkback (vha-backend owns
 # backend/vbd) and one with it. A boot that hangs or dies is retried once.
 # Prints one "PASS|FAIL|SKIP case N" line per case; a failed case prints its
 # part of the serial log, and every log stays under $BUILD/xen/.
 #
 # Environment: BUILD (build dir), VHA_XEN_DEADLINE (seconds for the whole
-# run, boots are shortened to fit; 0 = none), VHA_XEN_CASES (default "0 1 2 3 4 5 6 7 8 9 10"),
+# run, boots are shortened to fit; 0 = none), VHA_XEN_CASES (default "0 1 2 3 4 5 6 7 8 9 10 11"),
 # VHA_XEN_CACHE (package cache, default tests/xen/cache), VHA_XEN_TIMEOUT
 # (seconds per boot, default 900), VHA_XEN_STALL (seconds without serial
 # output before a boot counts as hung, default 240), VHA_XEN_QDISK=0 (leave
@@ -33,7 +34,7 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) B=$BUILD ;; *) B=$ROOT/$BUILD ;; esac
 CACHE=${VHA_XEN_CACHE:-$ROOT/tests/xen/cache}
 W=$B/xen
-CASES=${VHA_XEN_CASES:-0 1 2 3 4 5 6 7 8 9 10}
+CASES=${VHA_XEN_CASES:-0 1 2 3 4 5 6 7 8 9 10 11}
 TMO=${VHA_XEN_TIMEOUT:-900}
 # Optional budget for the whole run (seconds): boots are cut to fit it.
 DEADLINE=${VHA_XEN_DEADLINE:-0}
@@ -132,9 +133,10 @@ copy_vha() { # root
 	for p in vha-backend vha-frontend vhactl; do
 		if [ -x "$B/$p" ]; then cp "$B/$p" "$1/opt/vha/bin/"; copy_bin "$1" "$B/$p"; fi
 	done
-	# The platform's own tests on real Xen (case 8).
-	p=$B/tests/xen/test_platform_xen
-	if [ -x "$p" ]; then cp "$p" "$1/opt/vha/bin/"; copy_bin "$1" "$p"; fi
+	# The platform's own tests on real Xen (case 8) and the hostile frontend (case 11).
+	for p in $B/tests/xen/test_platform_xen $B/tests/xen/vha-hostile; do
+		if [ -x "$p" ]; then cp "$p" "$1/opt/vha/bin/"; copy_bin "$1" "$p"; fi
+	done
 }
 
 t0=$SECONDS
@@ -150,9 +152,9 @@ cp /sbin/mke2fs /sbin/e2fsck "$DU/sbin/"; copy_bin "$DU" /sbin/mke2fs /sbin/e2fs
 copy_vha "$DU"
 cp tests/xen/domu-init.sh "$DU/init"
 pack "$DU" "$W/domu.cpio.gz"
-# The fio guest for case 6 is the same plus fio.
+# The fio guest for cases 6 and 11 is the same plus fio.
 FIO=$(command -v fio || true)
-if [ -n "$FIO" ] && [[ " $CASES " == *" 6 "* ]]; then
+if [ -n "$FIO" ] && [[ " $CASES " == *" 6 "* || " $CASES " == *" 11 "* ]]; then
 	cp "$FIO" "$DU/usr/bin/fio"; copy_bin "$DU" "$FIO"
 	pack "$DU" "$W/domu-fio.cpio.gz"
 fi
@@ -279,8 +281,8 @@ run_group() { # name "cases" "extra dom0 args" [mem]
 want() { [[ " $CASES " == *" $1 "* ]]; }
 # Boot "vha": everything that needs blkback absent (and any extra case);
 # boot "blkback": the cases that need the kernel backend.
-GA=""; for c in 8 1 3 2 5 9 7 10; do want $c && GA="$GA $c"; done
-for c in $CASES; do case " 0 1 2 3 4 5 6 7 8 9 10 " in *" $c "*) ;; *) GA="$GA $c" ;; esac; done
+GA=""; for c in 8 1 3 2 5 9 11 7 10; do want $c && GA="$GA $c"; done
+for c in $CASES; do case " 0 1 2 3 4 5 6 7 8 9 10 11 " in *" $c "*) ;; *) GA="$GA $c" ;; esac; done
 GB=""; for c in 0 4 6; do want $c && GB="$GB $c"; done
 FIO_ARGS="vha.reps=${VHA_XEN_FIO_REPS:-2} vha.runtime=${VHA_XEN_FIO_RUNTIME:-5}"
 run_group vha "${GA# }" "vha.blkback=0${VHA_XEN_BACKEND_OPTS:+ vha.backend_opts=$VHA_XEN_BACKEND_OPTS}"
@@ -300,6 +302,7 @@ title() {
 	8) echo "xen platform self-test in dom0 (gntalloc/gntdev/evtchn)" ;;
 	9) echo "2 vCPUs: two queues, persistent grants, indirect" ;;
 	10) echo "vha-backend killed/restarted, 2-queue blkfront load" ;;
+	11) echo "hostile guest beside a fio-verify guest, one backend" ;;
 	esac
 }
 echo
@@ -324,6 +327,10 @@ fi
 if want 10 && [ -n "${LOGOF[10]:-}" ]; then
 	echo; echo "case 10: the stock blkfront while vha-backend was killed and restarted under load"
 	grep -ao 'VHA-RESTART.*' "${LOGOF[10]}" | sed 's/^VHA-RESTART //'
+fi
+if want 11 && [ -n "${LOGOF[11]:-}" ]; then
+	echo; echo "case 11: a hostile guest (vha-hostile) beside a guest running fio with verify, one vha-backend"
+	grep -ao 'VHA-HOSTILE.*' "${LOGOF[11]}" | sed 's/^VHA-HOSTILE //'
 fi
 if want 6 && [ -n "${LOGOF[6]:-}" ]; then
 	echo; echo "case 6: guest fio (libaio, direct=1), mean of the reps, ratio = IOPS / kernel blkback IOPS"
