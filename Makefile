@@ -108,6 +108,8 @@ help:
 	@echo "                PREFIX=/usr/local, DESTDIR= (the hotplug script goes to /etc/xen/scripts)"
 	@echo "make deb        Debian packages into $(BUILD)/deb/ (dpkg-buildpackage, lintian; installs"
 	@echo "                dpkg-dev, debhelper, lintian and the Build-Depends first)"
+	@echo "make check-deb  make deb, then install the packages into a fresh Debian 12 chroot and"
+	@echo "                check them (debootstrap, network; slow; not part of make check)"
 	@echo "V=1             show the commands"
 
 deps: $(DEPS_STAMP)
@@ -348,10 +350,15 @@ install: installable
 	@echo "installed into $(DESTDIR)$(PREFIX) (hotplug script: $(DESTDIR)$(XEN_SCRIPT_DIR)/vha)"
 
 # Debian packages (debian/): dpkg-buildpackage -us -uc -b in a clean copy of
-# the tree, then lintian; the .debs land in $(BUILD)/deb/. docs/packaging.md.
-.PHONY: deb
+# the tree, then lintian; the .debs land in $(BUILD)/deb/. check-deb installs
+# them into a fresh Debian 12 chroot (debootstrap; slow, network; not part of
+# make check). docs/packaging.md.
+.PHONY: deb check-deb
 deb:
 	$(Q)BUILD=$(BUILD) scripts/build-deb.sh
+check-deb: deb
+	$(Q)scripts/install-deps.sh --chroot
+	$(Q)BUILD=$(BUILD) tests/packaging/chroot-install.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

@@ -16,6 +16,8 @@ for arg in "$@"; do
 	--docs) extra="$extra graphviz" ;;
 	# make deb (the Build-Depends come from debian/control: scripts/build-deb.sh)
 	--deb) extra="$extra dpkg-dev debhelper lintian" ;;
+	# make check-deb: a fresh Debian chroot
+	--chroot) extra="$extra debootstrap" ;;
 	*) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
 	esac
 done
