@@ -286,6 +286,36 @@ int sim_evtchn_unbind(void *priv, vha_evtchn_port_t port)
 	return 0;
 }
 
+/*
+ * One byte into a FIFO whose reader may die at any moment (a peer process
+ * SIGKILLed between our open and our write). A real event channel never
+ * signals the sender; a FIFO raises SIGPIPE, whose default kills the
+ * caller, a library's caller at that. So SIGPIPE is blocked around the
+ * write and one it raised is taken back (unless one was already pending,
+ * which stays the caller's). 0 or -errno (-EPIPE: the reader is gone).
+ */
+static int fifo_write_byte(int fd, char byte)
+{
+	sigset_t pipe_set, old, pending;
+	bool was_pending;
+	int rc;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE) == 1;
+	rc = write(fd, &byte, 1) < 0 ? -errno : 0;
+	if (rc == -EPIPE && !was_pending) {
+		struct timespec zero = { 0, 0 };
+
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
 int sim_evtchn_notify(void *priv, vha_evtchn_port_t port)
 {
 	struct sim_evtchn *e = priv;
@@ -313,12 +343,10 @@ int sim_evtchn_notify(void *priv, vha_evtchn_port_t port)
 	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return 0;       /* the peer went away: the event is lost, as with a dead domain */
-	/* EAGAIN means the FIFO is full: the event is already pending. */
-	rc = write(fd, &byte, 1) < 0 && errno != EAGAIN ? -errno : 0;
+	rc = fifo_write_byte(fd, byte);
 	close(fd);
-	if (rc < 0)
-		return rc;
-	return 0;
+	/* EAGAIN: the FIFO is full, the event is already pending. EPIPE: the peer died since the open. */
+	return rc == -EAGAIN || rc == -EPIPE ? 0 : rc;
 }
 
 int sim_evtchn_pending(void *priv)

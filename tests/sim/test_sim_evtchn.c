@@ -9,10 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "../../common/sim/sim_internal.h"
 #include "simdir.h"
 #include "vha/platform.h"
 #include "vha/sim.h"
@@ -173,6 +178,85 @@ static void test_dead_binder_port_rebinds(void **state)
 	vha_platform_close(p1);
 }
 
+struct flapper { char path[SIM_PATH_MAX]; volatile bool stop; unsigned long opens; };
+
+/* A reader that comes and goes on a FIFO, as a peer process that dies right after our open would. */
+static void *flap_reader(void *arg)
+{
+	struct flapper *fl = arg;
+
+	while (!fl->stop) {
+		int fd = open(fl->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+		if (fd >= 0) {
+			fl->opens++;
+			close(fd);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A peer killed between our open of its FIFO and our write (the soak's
+ * backend SIGKILLed under a frontend's notifications): the write fails
+ * with EPIPE, and the sender must not get SIGPIPE, whose default would kill
+ * it. The event is lost, as it is to a dead domain, and notify says 0.
+ */
+static void test_notify_to_a_dying_peer_no_sigpipe(void **state)
+{
+	struct vha_platform *p1 = test_sim_platform(simdir, 1);
+	struct flapper fl = { .stop = false };
+	struct vha_evtchn *e1;
+	int up[2], port, local, status, rc = 0;
+	unsigned long notifies = 0;
+	struct timespec t0, t;
+	pthread_t th;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(vha_evtchn_open(p1, &e1), 0);
+	port = vha_evtchn_bind_unbound(e1, 0);
+	assert_true(port > 0);
+	assert_int_equal(pipe(up), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct vha_platform *c0 = NULL;
+		struct vha_platform_config cfg = { .kind = "sim", .sim_dir = simdir, .sim_domid = 0 };
+		struct vha_evtchn *ce = NULL;
+		int l;
+
+		if (vha_platform_open(&cfg, &c0) < 0 || vha_evtchn_open(c0, &ce) < 0)
+			_exit(10);
+		l = vha_evtchn_bind_interdomain(ce, 1, (vha_evtchn_port_t)port);
+		if (l <= 0 || write(up[1], &l, sizeof(l)) != sizeof(l))
+			_exit(11);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(up[0], &local, sizeof(local)), sizeof(local));
+	/* SIGKILL: its FIFO stays, with no reader, and our port still points at it. */
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(sim_fifo_path(fl.path, sizeof(fl.path), simdir, 0, (uint32_t)local), 0);
+	assert_int_equal(pthread_create(&th, NULL, flap_reader, &fl), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		rc |= vha_evtchn_notify(e1, (vha_evtchn_port_t)port);
+		notifies++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 1500000000L);
+	fl.stop = true;
+	pthread_join(th, NULL);
+	printf("%lu notifications while a reader came and went %lu times: no SIGPIPE\n", notifies, fl.opens);
+	assert_int_equal(rc, 0);
+	assert_true(fl.opens > 100);
+	close(up[0]);
+	close(up[1]);
+	vha_evtchn_close(e1);
+	vha_platform_close(p1);
+}
+
 static void test_mask_unmask(void **state)
 {
 	struct vha_platform *p0 = test_sim_platform(simdir, 0), *p1 = test_sim_platform(simdir, 1);
@@ -262,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_mask_unmask),
 		cmocka_unit_test(test_dead_binder_port_rebinds),
 		cmocka_unit_test(test_domain_death_closes_ports),
+		cmocka_unit_test(test_notify_to_a_dying_peer_no_sigpipe),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
