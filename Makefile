@@ -100,6 +100,7 @@ help:
 	@echo "                exec/s and coverage (cov, ft) per target"
 	@echo "make demo       the main job: the simulated platform, a disk, real I/O, a summary"
 	@echo "make bench      benchmark vha against raw io_uring on the same file"
+	@echo "make bench-fairness  a normal guest's IOPS beside a greedy and a storming guest, as ratios"
 	@echo "make check-xen  the real-Xen end-to-end suite under QEMU"
 	@echo "make soak       long soak runs: 1000 attach/detach cycles, 100 backend kills under ordered writes"
 	@echo "make docs-img   redraw docs/img/*.png from their .dot sources (installs graphviz)"
@@ -241,6 +242,10 @@ demo: all
 
 bench: all
 	$(Q)BUILD=$(BUILD) tools/bench.sh
+
+.PHONY: bench-fairness
+bench-fairness: all
+	$(Q)BUILD=$(BUILD) tools/bench-fairness.sh
 
 check-xen: all
 	$(Q)BUILD=$(BUILD) tests/xen/run.sh

@@ -57,6 +57,7 @@ struct backend_config {
 	unsigned int copy_buffer_max;   /* bytes of copy buffers per device */
 	/* Budgets (docs/backend.md, "Resource budgets"). */
 	unsigned int device_max_inflight;       /* requests in flight per device */
+	uint64_t device_max_inflight_bytes;     /* bytes of data in flight per device (0: no limit) */
 	unsigned int device_max_grants;         /* grants mapped at once per device (in flight + cache) */
 	unsigned int total_max_grants;          /* the same, across all devices */
 	unsigned int total_max_inflight;        /* requests in flight, across all devices */
@@ -117,6 +118,7 @@ struct queue_stats {
 	uint64_t resumed;               /* requests re-executed from an earlier process's journal */
 	uint64_t grants_peak;           /* most grants mapped for requests at once */
 	uint64_t backlogged;            /* times requests waited in the ring for a slot or grant budget */
+	uint64_t bytes_peak;            /* most bytes of data in flight at once */
 };
 
 /* grants.c: one persistently mapped grant. */
@@ -161,6 +163,7 @@ struct inflight {
 	size_t cbuf_size;
 	uint32_t nr_iov;
 	uint64_t expect;                /* bytes the SQE must transfer */
+	uint64_t bytes;                 /* data bytes charged to the queue's in-flight budget */
 	struct iovec iov[VHA_BLKIF_MAX_SEGMENTS];
 	bool busy;
 	bool link_failed;               /* flush/barrier: the linked data write failed */
@@ -192,6 +195,8 @@ struct queue {
 	unsigned int cache_budget;      /* persistent-cache entries (held until the queue stops) */
 	unsigned int request_grants_max;        /* grants the largest accepted request maps */
 	size_t copy_budget;             /* bytes of copy buffers */
+	uint64_t bytes_budget;          /* data bytes in flight (0: no limit) */
+	uint64_t bytes_inflight;        /* worker: data bytes in flight now */
 	unsigned int grants_mapped;     /* worker: grants mapped for requests now */
 	bool backlog;                   /* worker: requests wait in the ring for budget */
 	bool stopping;                  /* worker's own: leave once nothing is in flight */

@@ -66,6 +66,8 @@ static void usage(FILE *out)
 		"                             requests are mapped (default 33554432)\n"
 		"  --device-inflight N        requests in flight per device, shared by its queues; more wait\n"
 		"                             in the ring (default 1024)\n"
+		"  --device-inflight-bytes BYTES  data one device may have in flight, shared by its queues;\n"
+		"                             more waits in the ring (default 16m, 0: no limit)\n"
 		"  --device-grants N          grants one device may hold mapped (requests in flight and\n"
 		"                             persistent cache; default 16384)\n"
 		"  --total-grants N           grants all devices together may hold (default 61440); a device\n"
@@ -114,6 +116,7 @@ static const struct option long_opts[] = {
 	{ "copy-buffers", required_argument, NULL, 'B' },
 	{ "device-inflight", required_argument, NULL, 'I' },
 	{ "device-grants", required_argument, NULL, 'G' },
+	{ "device-inflight-bytes", required_argument, NULL, 'Y' },
 	{ "total-grants", required_argument, NULL, 'A' },
 	{ "total-inflight", required_argument, NULL, 'F' },
 	{ "total-copy-buffers", required_argument, NULL, 'C' },
@@ -183,6 +186,8 @@ static int apply_option(struct options *o, int c, const char *arg)
 	case 'B': return parse_bytes("copy-buffers", arg, 1u << 30, &o->cfg.copy_buffer_max);
 	case 'I': return parse_num("device-inflight", arg, 1, 1u << 20, &o->cfg.device_max_inflight);
 	case 'G': return parse_num("device-grants", arg, 1, 1u << 24, &o->cfg.device_max_grants);
+	case 'Y': return vha_cli_u64("device-inflight-bytes", arg, 0, UINT64_C(1) << 40, VHA_PARSE_SIZE,
+				     &o->cfg.device_max_inflight_bytes) < 0 ? -1 : 0;
 	case 'A': return parse_num("total-grants", arg, 1, 1u << 24, &o->cfg.total_max_grants);
 	case 'F': return parse_num("total-inflight", arg, 1, 1u << 24, &o->cfg.total_max_inflight);
 	case 'C': return vha_cli_u64("total-copy-buffers", arg, 0, UINT64_C(1) << 40, VHA_PARSE_SIZE,
@@ -281,6 +286,7 @@ int main(int argc, char **argv)
 			 .direct = true, .strategy = GS_ADAPTIVE, .persistent_max = 1056, .copy_max = 131072,
 			 .copy_buffer_max = 32u << 20, .resume = true, .device_max_inflight = 1024,
 			 .device_max_grants = 16384, .total_max_grants = 61440, .total_max_inflight = 16384,
+			 .device_max_inflight_bytes = UINT64_C(16) << 20,
 			 .total_copy_buffers = UINT64_C(512) << 20, .total_memory = UINT64_C(1) << 30 },
 		.platform = { .sim_domid = -1 },
 		.log_level = VHA_LOG_INFO,

@@ -62,6 +62,7 @@ int backend_write_stats(struct backend *be)
 				", \"resumed\": %" PRIu64 ", \"buffered\": %" PRIu64
 				", \"slots\": %u, \"map_budget\": %u, \"grants_mapped\": %u, \"grants_peak\": %" PRIu64
 				", \"backlogged\": %" PRIu64 ", \"copy_budget\": %zu, \"copy_bytes\": %zu"
+				", \"bytes_budget\": %" PRIu64 ", \"bytes_inflight\": %" PRIu64 ", \"bytes_peak\": %" PRIu64
 				", \"grant_cache\": {\"size\": %u, \"capacity\": %u, \"hits\": %" PRIu64
 				", \"misses\": %" PRIu64 ", \"evictions\": %" PRIu64 ", \"hit_rate\": %.4f}}",
 				j ? "," : "", j, q->nr_ring_pages, STAT_GET(s->requests), STAT_GET(s->reads), STAT_GET(s->writes), STAT_GET(s->flushes),
@@ -70,7 +71,8 @@ int backend_write_stats(struct backend *be)
 				STAT_GET(s->strategy[GS_MAP]),
 				STAT_GET(s->strategy[GS_PERSISTENT]), STAT_GET(s->strategy[GS_COPY]), STAT_GET(s->resumed), STAT_GET(s->buffered),
 				q->nr_slots, q->map_budget, STAT_GET(q->grants_mapped), STAT_GET(s->grants_peak), STAT_GET(s->backlogged), q->copy_budget,
-				STAT_GET(q->cbuf_total), STAT_GET(c->used), c->capacity, hits,
+				STAT_GET(q->cbuf_total), q->bytes_budget, STAT_GET(q->bytes_inflight),
+				STAT_GET(s->bytes_peak), STAT_GET(c->used), c->capacity, hits,
 				STAT_GET(c->misses), STAT_GET(c->evictions), lookups ? (double)hits / (double)lookups : 0.0);
 		}
 		fprintf(f, "]}");

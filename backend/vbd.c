@@ -189,6 +189,7 @@ static void share_budget(struct device *dev, struct queue *q, bool resume)
 	q->map_budget = grants - q->cache_budget;
 	q->nr_slots = inflight < 1 ? 1 : inflight > ring ? ring : inflight;
 	q->copy_budget = copy;
+	q->bytes_budget = cfg->device_max_inflight_bytes / dev->nr_queues;
 }
 
 static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)

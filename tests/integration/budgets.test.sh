@@ -68,4 +68,19 @@ grep -h "IOPS\|iops" "$SIM/b1.log" "$SIM/b2.log" | head -4
 
 note "budgets come back when devices close"
 "$B/vha-frontend" --domid 4 --queues 2 verify --random 50 --seed 1 >/dev/null || fail "device 4 after the others closed"
+
+note "data in flight: a backend restarted with --device-inflight-bytes 128k holds 64 KiB requests at depth 32 to it"
+kill "$BACKEND_PID"; while backend_alive; do sleep 0.1; done
+start_backend --device-inflight-bytes 128k --device-inflight 64
+"$B/vha-frontend" --domid 4 bench --rw randread --bs 64k --iodepth 32 --runtime 3 >"$SIM/b4.log" 2>&1 & b4=$!
+sleep 1.5
+line=$(queue_lines 4 | head -1)
+bpeak=$(echo "$line" | num bytes_peak) bbudget=$(echo "$line" | num bytes_budget) back=$(echo "$line" | num backlogged)
+slots=$(echo "$line" | num slots)
+echo "device 4 queue: bytes in flight at most $bpeak, budget $bbudget ($slots slots would allow $((slots * 65536))); waits in the ring $back"
+[ "$bbudget" = 131072 ] || fail "bytes budget $bbudget, not 128 KiB"
+[ "$bpeak" -le $((bbudget + 65536)) ] || fail "$bpeak bytes in flight, over the budget $bbudget and one request"
+[ "$bpeak" -ge "$bbudget" ] || fail "the queue never reached its bytes budget ($bpeak)"
+[ "$back" -gt 0 ] || fail "requests never waited for the bytes budget"
+wait $b4 || { cat "$SIM/b4.log"; fail "device 4's bench"; }
 echo "PASS"
