@@ -72,13 +72,52 @@
 #define NO_RESPONSE (-1000)
 #define BAD_RING (-1001)
 
+/* The phases, in the order they run; --phases picks some (default: all). */
+enum phase {
+	PH_HONEST = 1u << 0,
+	PH_GARBAGE = 1u << 1,
+	PH_STORM = 1u << 2,
+	PH_FLIP = 1u << 3,
+	PH_OVERRUN = 1u << 4,
+	PH_RECONNECT = 1u << 5,
+	PH_STATES = 1u << 6,
+	PH_RECOVER = 1u << 7,
+	PH_ALL = (1u << 8) - 1,
+	PH_RING = PH_GARBAGE | PH_STORM | PH_FLIP | PH_OVERRUN,        /* need the hand-made ring */
+};
+static const char *const phase_names[] = { "honest", "garbage", "storm", "flip", "overrun", "reconnect", "states",
+					    "recover" };
+
 static struct {
 	const char *platform, *sim_dir;
 	int domid;
 	unsigned int devid;
 	double storm_s, flip_s, states_s;
 	unsigned int flip_rounds;
-} opt = { .domid = -1, .devid = 51712, .storm_s = 4, .flip_s = 4, .states_s = 4, .flip_rounds = 200 };
+	unsigned int phases;
+} opt = { .domid = -1, .devid = 51712, .storm_s = 4, .flip_s = 4, .states_s = 4, .flip_rounds = 200,
+	  .phases = PH_ALL };
+
+/* "storm,flip" -> a mask; 0 on a name that is no phase. */
+static unsigned int parse_phases(const char *list)
+{
+	unsigned int mask = 0;
+	char buf[128], *save = NULL;
+
+	if (strlen(list) >= sizeof(buf))
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		unsigned int i = 0;
+
+		while (i < sizeof(phase_names) / sizeof(phase_names[0]) && strcmp(w, phase_names[i]))
+			i++;
+		if (i == sizeof(phase_names) / sizeof(phase_names[0]))
+			return 0;
+		mask |= 1u << i;
+	}
+	return mask;
+}
 
 static unsigned int n_actions, n_unexpected;
 static struct {
@@ -797,7 +836,7 @@ static int cmd_run(struct vha_platform *p)
 	say("start: domain %u, device %s, backend %s (domain %u), platform %s", vha_platform_domid(p), h.dir, h.be_dir,
 	    h.be_domid, vha_platform_kind(p));
 
-	if (!phase_honest(p, "honest"))
+	if ((opt.phases & PH_HONEST) && !phase_honest(p, "honest"))
 		goto out;
 	if (vha_gntshr_open(p, &h.shr) < 0 || vha_evtchn_open(p, &h.ev) < 0) {
 		say("cannot open the grant-sharing or event-channel device");
@@ -810,22 +849,37 @@ static int cmd_run(struct vha_platform *p)
 		n_unexpected++;
 		goto out;
 	}
-	connected = start_over(&h, "connect") && raw_connect(&h, "connect");
+	connected = (opt.phases & PH_RING) && start_over(&h, "connect") && raw_connect(&h, "connect");
 	if (connected) {
 		outcome(true, "connect", "hand-made ring connected (disk %" PRIu64 " sectors, indirect segments %" PRIu64 ")",
 			h.sectors, h.max_indirect);
-		phase_garbage(&h);
-		phase_storm(&h);
-		phase_flip(&h);
-		/* A moment for dom0 to sample this device's counters before it closes. */
-		say("pausing 3 s before the overrun (counters of this connection are final)");
-		sleep(3);
-		phase_overrun(&h);
+		if (opt.phases & PH_GARBAGE)
+			phase_garbage(&h);
+		if (opt.phases & PH_STORM)
+			phase_storm(&h);
+		if (opt.phases & PH_FLIP)
+			phase_flip(&h);
+		if (opt.phases & PH_OVERRUN) {
+			/* A moment for dom0 to sample this device's counters before it closes. */
+			say("pausing 3 s before the overrun (counters of this connection are final)");
+			sleep(3);
+			phase_overrun(&h);
+		} else {
+			/* Leave as a frontend does: Closing, and the backend closes too. */
+			vha_xenbus_write_state(h.xs, XBT_NULL, h.dir, XenbusStateClosing);
+			outcome(wait_backend(&h, XenbusStateClosed, XenbusStateClosed, STATE_TIMEOUT_S) == XenbusStateClosed,
+				"close", "the hand-made ring closed");
+			vha_xenbus_write_state(h.xs, XBT_NULL, h.dir, XenbusStateClosed);
+			clean_nodes(&h);
+		}
 	}
-	phase_reconnect(&h);
-	phase_states(&h);
+	if (opt.phases & PH_RECONNECT)
+		phase_reconnect(&h);
+	if (opt.phases & PH_STATES)
+		phase_states(&h);
 	/* The device recovers: libvhafront connects once more, verifies, closes. */
-	phase_honest(p, "recover");
+	if (opt.phases & PH_RECOVER)
+		phase_honest(p, "recover");
 	sum.final_state = wait_backend(&h, XenbusStateClosed, XenbusStateClosed, STATE_TIMEOUT_S);
 	outcome(sum.final_state == XenbusStateClosed, "final", "backend state %s", state_name(sum.final_state));
 out:
@@ -909,6 +963,8 @@ static void usage(FILE *out)
 		"  --flip-secs S        double-fetch races, at most this long (default 4)\n"
 		"  --flip-rounds N      and at most this many requests (default 200)\n"
 		"  --states-secs S      state-node flipping length (default 4)\n"
+		"  --phases LIST        run only these, comma-separated, in their order (default all):\n"
+		"                       honest,garbage,storm,flip,overrun,reconnect,states,recover\n"
 		"  --log-level L        libvhafront's log level (default warn)\n"
 		"wait-node: exit 0 once the xenstore node PATH (relative to this domain) exists,\n"
 		"1 after SECONDS without it.\n");
@@ -922,6 +978,7 @@ int main(int argc, char **argv)
 		{ "vdev", required_argument, NULL, 'v' },      { "storm-secs", required_argument, NULL, 's' },
 		{ "flip-secs", required_argument, NULL, 'f' }, { "flip-rounds", required_argument, NULL, 'r' },
 		{ "states-secs", required_argument, NULL, 'x' }, { "log-level", required_argument, NULL, 'l' },
+		{ "phases", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },            { "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -947,6 +1004,12 @@ int main(int argc, char **argv)
 		case 'f': if (vha_cli_double("flip-secs", optarg, 0, 600, &opt.flip_s)) goto bad; break;
 		case 'r': if (vha_cli_uint("flip-rounds", optarg, 0, 1000000, &opt.flip_rounds)) goto bad; break;
 		case 'x': if (vha_cli_double("states-secs", optarg, 0, 600, &opt.states_s)) goto bad; break;
+		case 'p':
+			opt.phases = parse_phases(optarg);
+			if (!opt.phases)
+				return vha_cli_usage("--phases takes honest,garbage,storm,flip,overrun,reconnect,states,"
+						     "recover, not '%s'", optarg);
+			break;
 		case 'l':
 			lvl = vha_log_parse_level(optarg);
 			if (lvl < 0)
