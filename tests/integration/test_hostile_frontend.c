@@ -8,6 +8,11 @@
  * daemon must stay up and another device keep working. After every case a
  * second guest's disk must verify and the backend's RSS stay bounded
  * (tests/lib/isolation.h).
+ *
+ * Longer than the tree's 800-line guide on purpose: the cases share one
+ * backend, one hand-made frontend and one isolation baseline, and each
+ * case reads best beside the helpers it uses; split, every file would
+ * repeat that setup.
  */
 #include <errno.h>
 #include <fcntl.h>

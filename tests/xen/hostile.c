@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
+ * Longer than the tree's 800-line guide on purpose: one program that a
+ * busybox guest runs as it is, its phases sharing one hand-made frontend.
+ *
  * vha-hostile: a hostile blkif frontend for a guest on real Xen (the suite's
  * case 11, issue 9), built from libvhafront and the platform layer. The sim
  * tests (tests/integration/test_hostile_*.c) do these things to a backend in
