@@ -61,12 +61,17 @@ int main(void)
 }
 C
 inc="-Ifrontend/include -Icommon/include $(pkg-config --cflags xenstore 2>/dev/null)"
-$CC -Wall -Werror $inc -o "$tmp/user" "$tmp/user.c" -L"$(dirname "$lib")" -lvhafront -Wl,--no-undefined ||
+# A sanitizer build's library needs its runtime first in the program too (SANITIZE=1, =thread).
+needed=$(readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+case "$needed" in *libasan*) kinds=address ;; *libtsan*) kinds=thread ;; *) kinds= ;; esac
+case "$needed" in *libubsan*) kinds=${kinds:+$kinds,}undefined ;; esac
+san=${kinds:+-fsanitize=$kinds}
+$CC -Wall -Werror $san $inc -o "$tmp/user" "$tmp/user.c" -L"$(dirname "$lib")" -lvhafront -Wl,--no-undefined ||
 	fail "a program over the public headers does not link against the shared library"
 readelf -d "$tmp/user" | grep -q 'NEEDED.*libvhafront.so.0' || fail "the program does not need libvhafront.so.0"
 LD_LIBRARY_PATH=$(dirname "$lib") "$tmp/user" || fail "the program failed"
 printf 'int vha_blkif_ring_size(int);\nint main(void) { return vha_blkif_ring_size(0); }\n' >"$tmp/internal.c"
-$CC -o "$tmp/internal" "$tmp/internal.c" -L"$(dirname "$lib")" -lvhafront 2>/dev/null &&
+$CC $san -o "$tmp/internal" "$tmp/internal.c" -L"$(dirname "$lib")" -lvhafront 2>/dev/null &&
 	fail "a program linked an internal function of the shared library"
 echo "ok: links and runs against libvhafront.so.0; internals do not link"
 echo PASS
