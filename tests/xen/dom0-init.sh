@@ -575,7 +575,7 @@ case_11() {
 	guest_checks c11f fio-no-error fio-verified no-io-errors
 	guest_checks c11h hostile-tool
 	# What the two guests and the backend saw, for run.sh's report.
-	grep -a -E "G: (FIO pass|FIO-SUMMARY|FIO-ERROR|DISK)" $CL/guest-c11f.log | tr -d '\r' | sed 's/^/VHA-HOSTILE fio guest: /'
+	grep -a -E "G: (FIO pass|FIO-SUMMARY|FIO-ERROR|FIO-NOTE|DISK)" $CL/guest-c11f.log | tr -d '\r' | sed 's/^/VHA-HOSTILE fio guest: /'
 	grep -a -E "G: HOSTILE-SUMMARY|UNEXPECTED|G: HOSTILE storm:|G: HOSTILE states:" $CL/guest-c11h.log | tr -d '\r' |
 		sed 's/^/VHA-HOSTILE hostile guest: /'
 	lines=""
