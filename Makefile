@@ -35,8 +35,9 @@ endif
 
 CC ?= cc
 # libsystemd: vha-backend's sd_notify (readiness, watchdog), a no-op when
-# it is not run by systemd.
-PKGS := xengnttab xenevtchn xenstore xentoollog liburing libsystemd
+# it is not run by systemd. json-c: stats.json, written by vha-backend and
+# read by vhactl and the tests.
+PKGS := xengnttab xenevtchn xenstore xentoollog liburing libsystemd json-c
 # Fetching flags needs pkg-config, which may not be installed yet on a fresh
 # machine: the deps stamp below installs it, and these are evaluated lazily.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -5,7 +5,7 @@
 # when something is actually missing.
 set -eu
 
-base="build-essential pkg-config libxen-dev liburing-dev libcmocka-dev libsystemd-dev xenstore-utils fio scdoc python3"
+base="build-essential pkg-config libxen-dev liburing-dev libcmocka-dev libsystemd-dev libjson-c-dev xenstore-utils fio scdoc python3"
 extra=""
 for arg in "$@"; do
 	case "$arg" in
