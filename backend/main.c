@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* vha-backend: the blkif backend daemon. See docs/backend.md. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <xenstore.h>
 
 #include "backend.h"
+#include "logging.h"
 #include "vha/cli.h"
 
 /* Longest state directory, and room for the file names appended to it. */
@@ -34,7 +36,9 @@ struct options {
 	struct backend_config cfg;
 	struct vha_platform_config platform;
 	const char *state_dir;
+	const char *log_file;           /* --log-file, else a daemon's <state-dir>/log */
 	bool foreground;
+	bool use_syslog;
 	int log_level;
 	int direct_choice;              /* -1: the platform's default, 0: buffered, 1: O_DIRECT */
 	int direct_maps_choice;         /* -1: the platform's default, 0/1 */
@@ -50,6 +54,9 @@ static void usage(FILE *out)
 		"  --domid N                  sim: this backend's domain (default $VHA_SIM_DOMID, else 0)\n"
 		"  --type NAME                xenstore backend type to serve (default vbd)\n"
 		"  --foreground               do not daemonize (a daemon logs to <state-dir>/log)\n"
+		"  --log-file PATH            append the log to PATH (default: standard error in the\n"
+		"                             foreground, <state-dir>/log for a daemon); SIGHUP reopens it\n"
+		"  --syslog                   log through syslog(3), facility daemon\n"
 		"  --state-dir DIR            pid file and stats.json (default /run/vha-backend,\n"
 		"                             sim: <sim-dir>/run/backend-<domid>)\n"
 		"  --config FILE              read options from FILE (lines: key = value, keys as the long options)\n"
@@ -93,9 +100,11 @@ static void usage(FILE *out)
 		"  --help, --version\n\n"
 		"Signals: SIGTERM/SIGINT close every device and exit; SIGUSR2 exits leaving every device\n"
 		"live, for the next vha-backend to take over (what the systemd unit stops with);\n"
-		"SIGUSR1 rewrites stats.json now; SIGHUP re-reads target sizes now (they are also checked\n"
-		"every second). Under systemd (NOTIFY_SOCKET): READY=1 once live devices are taken over,\n"
-		"WATCHDOG=1 if WatchdogSec= is set, STOPPING=1 on the way out.\n",
+		"SIGUSR1 rewrites stats.json now; SIGHUP reopens the log file (after logrotate moved it) and\n"
+		"re-reads target sizes now (they are also checked every second). Under systemd\n"
+		"(NOTIFY_SOCKET): READY=1 once live devices are taken over, WATCHDOG=1 if WatchdogSec= is\n"
+		"set, STOPPING=1 on the way out. Log lines carry the time (UTC) and pid; on the journal\n"
+		"(JOURNAL_STREAM) they carry a <N> priority instead.\n",
 		BACKEND_MAX_QUEUES, VHA_BLKIF_MAX_RING_ORDER, VHA_BLKIF_MAX_RING_ORDER, VHA_BLKIF_MAX_SEGMENTS);
 }
 
@@ -106,6 +115,8 @@ static const struct option long_opts[] = {
 	{ "type", required_argument, NULL, 't' },
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "state-dir", required_argument, NULL, 's' },
+	{ "log-file", required_argument, NULL, 'L' },
+	{ "syslog", no_argument, NULL, 'y' },
 	{ "config", required_argument, NULL, 'c' },
 	{ "max-queues", required_argument, NULL, 'q' },
 	{ "max-ring-order", required_argument, NULL, 'r' },
@@ -166,6 +177,14 @@ static int apply_option(struct options *o, int c, const char *arg)
 	case 't': o->cfg.type = strdup(arg); break;
 	case 'f': o->foreground = true; break;
 	case 's': o->state_dir = strdup(arg); break;
+	case 'L':
+		if (!*arg) {
+			vha_cli_error("--log-file takes a path");
+			return -1;
+		}
+		o->log_file = strdup(arg);
+		break;
+	case 'y': o->use_syslog = true; break;
 	case 'c': return read_config(o, arg);
 	case 'q': return parse_num("max-queues", arg, 1, BACKEND_MAX_QUEUES, &o->cfg.max_queues);
 	case 'r': return parse_num("max-ring-order", arg, 0, VHA_BLKIF_MAX_RING_ORDER, &o->cfg.max_ring_order);
@@ -260,6 +279,17 @@ static int read_config(struct options *o, const char *file)
 	return 0;
 }
 
+/* A daemon's --log-file is opened once forked: check now that it can be, so the starter says why not. */
+static int try_log_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
 static int mkdir_p(const char *path)
 {
 	char buf[STATE_DIR_MAX];
@@ -323,6 +353,15 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		return vha_cli_usage("unexpected argument '%s'", argv[optind]);
 	vha_log_set_threshold((enum vha_log_level)o.log_level);
+	/* Foreground: the log file now, so every line goes there; a daemon's opens once forked. */
+	if (o.log_file) {
+		rc = o.foreground ? daemon_log_open(o.log_file) : try_log_file(o.log_file);
+		if (rc < 0) {
+			vha_cli_error("cannot open log file %s: %s", o.log_file, strerror(-rc));
+			return VHA_EXIT_FAILURE;
+		}
+	}
+	daemon_log_start(o.use_syslog);
 
 	/* The sim defaults its directory like the other tools. */
 	if (!o.platform.sim_dir && !getenv("VHA_SIM_DIR"))
@@ -384,12 +423,17 @@ int main(int argc, char **argv)
 		}
 		close(ready[0]);
 		setsid();
-		/* A daemon lets go of its starter's terminal or pipe: logs go to <state-dir>/log. */
-		snprintf(logfile, sizeof(logfile), "%s/log", state_dir);
+		/* A daemon lets go of its starter's terminal or pipe: logs go to --log-file or <state-dir>/log. */
+		if (o.log_file)
+			snprintf(logfile, sizeof(logfile), "%s", o.log_file);
+		else
+			snprintf(logfile, sizeof(logfile), "%s/log", state_dir);
 		if (!freopen("/dev/null", "r", stdin) || !freopen("/dev/null", "w", stdout) ||
-		    !freopen(logfile, "a", stderr))
+		    daemon_log_open(logfile) < 0)
 			_exit(VHA_EXIT_FAILURE);
 		setvbuf(stderr, NULL, _IOLBF, 0);
+		/* Its standard error is now a file, whatever it was (the journal's style no longer applies). */
+		daemon_log_start(o.use_syslog);
 	}
 
 	sigemptyset(&mask);
@@ -482,6 +526,14 @@ int main(int argc, char **argv)
 			if (si.ssi_signo == SIGUSR1) {
 				backend_write_stats(&be);
 			} else if (si.ssi_signo == SIGHUP) {
+				/* The conventional reload: logrotate's postrotate sends it. */
+				int reopened = daemon_log_reopen();
+
+				if (reopened < 0)
+					vha_err("SIGHUP: cannot reopen the log file: %s; still writing to the old one",
+						strerror(-reopened));
+				else if (reopened > 0)
+					vha_info("SIGHUP: log file reopened");
 				backend_check_sizes(&be);
 			} else {
 				quit = true;

@@ -29,7 +29,7 @@ _vha_option_value()
 	--vdev) words="xvda xvdb xvdc xvdd xvde xvdf xvdg xvdh xvdi xvdj xvdk xvdl xvdm xvdn xvdo" ;;
 	--sim-dir|--state-dir)
 		COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
-	--config|--target|--in|--out|--shadow|--stop-file)
+	--config|--target|--in|--out|--shadow|--stop-file|--log-file)
 		COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
 	--domid|--devid|--frontend-domid|--backend-domid|--type|--timeout|--size|--name|--max-queues|\
 	--max-ring-order|--max-indirect-segments|--persistent-grants|--copy-threshold|--copy-buffers|\
