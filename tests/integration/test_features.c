@@ -23,9 +23,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 #include <xenstore.h>
 
 #include "simdir.h"
+#include "statsjson.h"
 #include "vha/front.h"
 #include "vha/platform.h"
 #include "vha/xenbus.h"
@@ -96,48 +98,13 @@ static void image_read(const char *img, uint64_t off, void *buf, size_t len)
 	close(fd);
 }
 
-/* Device dom/51712's part of a stats.json written after SIGUSR1 (free it). */
-static char *dev_stats(unsigned int dom)
+/* Sum of the number at `pointer` ("/requests", "/grant_cache/hits") over the queues of device dom/51712. queue >= 0: only that queue. */
+static uint64_t stat_of(unsigned int dom, const char *pointer, int queue)
 {
-	char path[256], dev[64], *buf, *p, *end;
-	size_t n;
-	FILE *f;
+	struct json_object *doc = test_stats_read(simdir, backend_pid);
+	uint64_t sum = test_stats_queue_sum(test_stats_device(doc, dom, 51712), pointer, queue);
 
-	kill(backend_pid, SIGUSR1);
-	usleep(100000);
-	snprintf(path, sizeof(path), "%s/run/backend-0/stats.json", simdir);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	buf = calloc(1, 1 << 20);
-	assert_non_null(buf);
-	n = fread(buf, 1, (1 << 20) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	snprintf(dev, sizeof(dev), "\"frontend\": %u, \"devid\": 51712,", dom);
-	p = strstr(buf, dev);
-	assert_non_null(p);
-	end = strstr(p + 1, "\"frontend\": ");
-	if (end)
-		*end = '\0';
-	memmove(buf, p, strlen(p) + 1);
-	return buf;
-}
-
-/* Sum of `key` over the queues of device dom/51712. queue >= 0: only that queue. */
-static uint64_t stat_of(unsigned int dom, const char *key, int queue)
-{
-	char pat[64], *buf = dev_stats(dom), *p = buf;
-	uint64_t sum = 0;
-
-	snprintf(pat, sizeof(pat), "\"%s\": ", key);
-	for (int qi = 0; (p = strstr(p, "{\"queue\": ")) != NULL; qi++) {
-		char *q = strstr(p, pat), *next = strstr(p + 1, "{\"queue\": ");
-
-		if (q && (!next || q < next) && (queue < 0 || queue == qi))
-			sum += strtoull(q + strlen(pat), NULL, 10);
-		p++;
-	}
-	free(buf);
+	json_object_put(doc);
 	return sum;
 }
 
@@ -228,10 +195,10 @@ static void test_strategy_map(void **state)
 	fe_open(&fe, new_disk(img, sizeof(img), DISK_BYTES, "--grant-strategy map"), NULL);
 	assert_false(vha_front_get_info(fe.f)->persistent);     /* not offered with map */
 	exercise(&fe, img, 1);
-	assert_true(stat_of(fe.dom, "strategy_map", -1) >= 24);
-	assert_int_equal(stat_of(fe.dom, "strategy_persistent", -1), 0);
-	assert_int_equal(stat_of(fe.dom, "strategy_copy", -1), 0);
-	assert_int_equal(stat_of(fe.dom, "size", -1), 0);
+	assert_true(stat_of(fe.dom, "/strategy_map", -1) >= 24);
+	assert_int_equal(stat_of(fe.dom, "/strategy_persistent", -1), 0);
+	assert_int_equal(stat_of(fe.dom, "/strategy_copy", -1), 0);
+	assert_int_equal(stat_of(fe.dom, "/grant_cache/size", -1), 0);
 	fe_close(&fe);
 }
 
@@ -244,14 +211,14 @@ static void test_strategy_persistent(void **state)
 	fe_open(&fe, new_disk(img, sizeof(img), DISK_BYTES, "--grant-strategy persistent"), NULL);
 	assert_true(vha_front_get_info(fe.f)->persistent);
 	exercise(&fe, img, 2);
-	assert_true(stat_of(fe.dom, "strategy_persistent", -1) >= 24);
-	assert_int_equal(stat_of(fe.dom, "strategy_copy", -1), 0);
+	assert_true(stat_of(fe.dom, "/strategy_persistent", -1) >= 24);
+	assert_int_equal(stat_of(fe.dom, "/strategy_copy", -1), 0);
 	/* Pool pages come back to the same requests: the cache hits. */
-	assert_true(stat_of(fe.dom, "hits", -1) > 0);
+	assert_true(stat_of(fe.dom, "/grant_cache/hits", -1) > 0);
 	/* 1 MiB requests need 256 grants: the 64-entry cache evicts and stays bounded. */
-	assert_true(stat_of(fe.dom, "evictions", -1) > 0);
-	assert_true(stat_of(fe.dom, "size", -1) <= CACHE_GRANTS);
-	assert_int_equal(stat_of(fe.dom, "errors", -1), 0);
+	assert_true(stat_of(fe.dom, "/grant_cache/evictions", -1) > 0);
+	assert_true(stat_of(fe.dom, "/grant_cache/size", -1) <= CACHE_GRANTS);
+	assert_int_equal(stat_of(fe.dom, "/errors", -1), 0);
 	fe_close(&fe);
 }
 
@@ -264,9 +231,9 @@ static void test_strategy_copy(void **state)
 	fe_open(&fe, new_disk(img, sizeof(img), DISK_BYTES, "--grant-strategy copy"), NULL);
 	assert_false(vha_front_get_info(fe.f)->persistent);
 	exercise(&fe, img, 3);
-	assert_true(stat_of(fe.dom, "strategy_copy", -1) >= 24);
-	assert_int_equal(stat_of(fe.dom, "strategy_map", -1), 0);
-	assert_int_equal(stat_of(fe.dom, "strategy_persistent", -1), 0);
+	assert_true(stat_of(fe.dom, "/strategy_copy", -1) >= 24);
+	assert_int_equal(stat_of(fe.dom, "/strategy_map", -1), 0);
+	assert_int_equal(stat_of(fe.dom, "/strategy_persistent", -1), 0);
 	fe_close(&fe);
 }
 
@@ -281,15 +248,15 @@ static void test_strategy_adaptive(void **state)
 	fe_open(&fe, new_disk(img, sizeof(img), DISK_BYTES, NULL), &o);
 	assert_false(vha_front_get_info(fe.f)->persistent);
 	exercise(&fe, img, 4);
-	assert_true(stat_of(fe.dom, "strategy_copy", -1) > 0);
-	assert_true(stat_of(fe.dom, "strategy_map", -1) > 0);
-	assert_int_equal(stat_of(fe.dom, "strategy_persistent", -1), 0);
+	assert_true(stat_of(fe.dom, "/strategy_copy", -1) > 0);
+	assert_true(stat_of(fe.dom, "/strategy_map", -1) > 0);
+	assert_int_equal(stat_of(fe.dom, "/strategy_persistent", -1), 0);
 	fe_close(&fe);
 	/* The frontend takes persistent grants: adaptive uses them. */
 	fe_open(&fe, new_disk(img, sizeof(img), DISK_BYTES, NULL), NULL);
 	assert_true(vha_front_get_info(fe.f)->persistent);
 	exercise(&fe, img, 5);
-	assert_true(stat_of(fe.dom, "strategy_persistent", -1) > 0);
+	assert_true(stat_of(fe.dom, "/strategy_persistent", -1) > 0);
 	fe_close(&fe);
 }
 
@@ -298,10 +265,10 @@ static void test_strategy_adaptive(void **state)
 /* Skips unless the device's target really is O_DIRECT (some filesystems refuse it). */
 static void need_o_direct(unsigned int dom)
 {
-	char *s = dev_stats(dom);
-	bool direct = strstr(s, "\"o_direct\": true") != NULL;
+	struct json_object *doc = test_stats_read(simdir, backend_pid);
+	bool direct = test_stats_bool(test_stats_device(doc, dom, 51712), "/o_direct");
 
-	free(s);
+	json_object_put(doc);
 	if (!direct) {
 		print_message("the image's filesystem refuses O_DIRECT: nothing to route around\n");
 		skip();
@@ -318,14 +285,14 @@ static void test_transient_maps_buffered(void **state)
 	fe_open(&fe, new_disk(img, sizeof(img), DISK_BYTES, "--grant-strategy map"), NULL);
 	need_o_direct(fe.dom);
 	exercise(&fe, img, 11);
-	assert_true(stat_of(fe.dom, "strategy_map", -1) >= 24);
-	assert_int_equal(stat_of(fe.dom, "buffered", -1), stat_of(fe.dom, "strategy_map", -1));
+	assert_true(stat_of(fe.dom, "/strategy_map", -1) >= 24);
+	assert_int_equal(stat_of(fe.dom, "/buffered", -1), stat_of(fe.dom, "/strategy_map", -1));
 	fe_close(&fe);
 	/* Copy: the backend's own buffers, O_DIRECT. */
 	fe_open(&fe, new_disk(img, sizeof(img), DISK_BYTES, "--grant-strategy copy"), NULL);
 	exercise(&fe, img, 12);
-	assert_true(stat_of(fe.dom, "strategy_copy", -1) >= 24);
-	assert_int_equal(stat_of(fe.dom, "buffered", -1), 0);
+	assert_true(stat_of(fe.dom, "/strategy_copy", -1) >= 24);
+	assert_int_equal(stat_of(fe.dom, "/buffered", -1), 0);
 	fe_close(&fe);
 }
 
@@ -343,11 +310,11 @@ static void test_persistent_never_evicts(void **state)
 	 * evicted (an evicted page may still be held by the kernel), the
 	 * misses are mapped per request and go buffered, the hits direct.
 	 */
-	assert_int_equal(stat_of(fe.dom, "evictions", -1), 0);
-	assert_true(stat_of(fe.dom, "size", -1) <= CACHE_GRANTS);
-	assert_true(stat_of(fe.dom, "buffered", -1) > 0);
-	assert_true(stat_of(fe.dom, "buffered", -1) < stat_of(fe.dom, "strategy_persistent", -1));
-	assert_int_equal(stat_of(fe.dom, "errors", -1), 0);
+	assert_int_equal(stat_of(fe.dom, "/grant_cache/evictions", -1), 0);
+	assert_true(stat_of(fe.dom, "/grant_cache/size", -1) <= CACHE_GRANTS);
+	assert_true(stat_of(fe.dom, "/buffered", -1) > 0);
+	assert_true(stat_of(fe.dom, "/buffered", -1) < stat_of(fe.dom, "/strategy_persistent", -1));
+	assert_int_equal(stat_of(fe.dom, "/errors", -1), 0);
 	fe_close(&fe);
 }
 
@@ -405,8 +372,8 @@ static void test_multiqueue(void **state)
 		assert_memory_equal(bufs[i], want, sizeof(want));
 	}
 	/* Both queues (two worker threads, two rings) carried requests. */
-	assert_true(stat_of(fe.dom, "requests", 0) > 0);
-	assert_true(stat_of(fe.dom, "requests", 1) > 0);
+	assert_true(stat_of(fe.dom, "/requests", 0) > 0);
+	assert_true(stat_of(fe.dom, "/requests", 1) > 0);
 	exercise(&fe, img, 6);
 	fe_close(&fe);
 }
@@ -427,8 +394,8 @@ static void test_ring_order(void **state)
 				 0);
 	assert_int_equal(vha_front_inflight(fe.f), 300);
 	drain(fe.f);
-	assert_int_equal(stat_of(fe.dom, "ring_pages", 0), 16);
-	assert_true(stat_of(fe.dom, "reads", -1) >= 300);
+	assert_int_equal(stat_of(fe.dom, "/ring_pages", 0), 16);
+	assert_true(stat_of(fe.dom, "/reads", -1) >= 300);
 	fe_close(&fe);
 }
 
@@ -442,13 +409,13 @@ static void test_indirect(void **state)
 	fe_open(&fe, new_disk(img, sizeof(img), DISK_BYTES, NULL), NULL);
 	assert_true(vha_front_max_io(fe.f) >= (1u << 20));
 	exercise(&fe, img, 7);
-	assert_true(stat_of(fe.dom, "indirect", -1) >= 3);
+	assert_true(stat_of(fe.dom, "/indirect", -1) >= 3);
 	fe_close(&fe);
 	/* Without indirect: 11 segments at most, and large I/O is split. */
 	fe_open(&fe, new_disk(img, sizeof(img), DISK_BYTES, NULL), &o);
 	assert_int_equal(vha_front_max_io(fe.f), 11 * 4096);
 	exercise(&fe, img, 8);
-	assert_int_equal(stat_of(fe.dom, "indirect", -1), 0);
+	assert_int_equal(stat_of(fe.dom, "/indirect", -1), 0);
 	fe_close(&fe);
 }
 
@@ -523,9 +490,9 @@ static void test_barrier(void **state)
 		image_read(img, (uint64_t)i * 65536, got, sizeof(got));
 		assert_memory_equal(got, bufs[i], sizeof(got));
 	}
-	assert_int_equal(stat_of(fe.dom, "barriers", -1), 1);
+	assert_int_equal(stat_of(fe.dom, "/barriers", -1), 1);
 	assert_int_equal(vha_front_barrier_write(fe.f, 0, bufs[0], 4096), 0);
-	assert_int_equal(stat_of(fe.dom, "barriers", -1), 2);
+	assert_int_equal(stat_of(fe.dom, "/barriers", -1), 2);
 	fe_close(&fe);
 }
 
@@ -541,7 +508,7 @@ static void test_flush(void **state)
 	fill(w, sizeof(w), 11);
 	assert_int_equal(vha_front_write(fe.f, 4096, w, sizeof(w)), 0);
 	assert_int_equal(vha_front_flush(fe.f), 0);
-	assert_int_equal(stat_of(fe.dom, "flushes", -1), 1);
+	assert_int_equal(stat_of(fe.dom, "/flushes", -1), 1);
 	fe_close(&fe);
 }
 
@@ -566,7 +533,7 @@ static void test_discard(void **state)
 	assert_int_equal(stat(img, &after), 0);
 	assert_true(after.st_blocks < before.st_blocks);        /* a hole, not written zeroes */
 	assert_int_equal(after.st_size, before.st_size);
-	assert_int_equal(stat_of(fe.dom, "discards", -1), 1);
+	assert_int_equal(stat_of(fe.dom, "/discards", -1), 1);
 	fe_close(&fe);
 	free(w);
 	free(zero);

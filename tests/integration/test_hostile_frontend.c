@@ -33,10 +33,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <json-c/json.h>
 #include <xenstore.h>
 
 #include "isolation.h"
 #include "simdir.h"
+#include "statsjson.h"
 #include "vha/blkif.h"
 #include "vha/platform.h"
 #include "vha/sim.h"
@@ -367,32 +369,25 @@ static void test_hostile_requests(void **state)
 	fe_close(&ro);
 }
 
-/* The number after `"key": ` in the device of frontend `domid` in stats.json (SIGUSR1 rewrites it now). */
-static uint64_t stat_of(unsigned int domid, const char *key)
+/*
+ * A counter of device domid/51712 in stats.json (SIGUSR1 rewrites it now):
+ * the device's own at `pointer` ("/grant_budget"), or with queue set, the
+ * sum over its queues (the backend here serves one queue a device).
+ */
+static uint64_t stats_number(unsigned int domid, const char *pointer, bool queue)
 {
-	char path[128], marker[32], want[64], *buf, *dev, *at;
-	FILE *f;
-	long n;
-	uint64_t v;
+	struct json_object *doc = test_stats_read(simdir, backend_pid);
+	struct json_object *dev = test_stats_device(doc, domid, 51712);
+	uint64_t v = queue ? test_stats_queue_sum(dev, pointer, -1) : test_stats_u64(dev, pointer);
 
-	kill(backend_pid, SIGUSR1);
-	usleep(200000);
-	snprintf(path, sizeof(path), "%s/run/backend-0/stats.json", simdir);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	buf = calloc(1, 1 << 20);
-	n = (long)fread(buf, 1, (1 << 20) - 1, f);
-	fclose(f);
-	assert_true(n > 0);
-	snprintf(marker, sizeof(marker), "\"frontend\": %u,", domid);
-	snprintf(want, sizeof(want), "\"%s\": ", key);
-	dev = strstr(buf, marker);
-	assert_non_null(dev);
-	at = strstr(dev, want);
-	assert_non_null(at);
-	v = strtoull(at + strlen(want), NULL, 10);
-	free(buf);
+	json_object_put(doc);
 	return v;
+}
+
+/* A queue counter ("/events_delayed", "/grant_cache/hits") summed over device domid's queues. */
+static uint64_t stat_of(unsigned int domid, const char *pointer)
+{
+	return stats_number(domid, pointer, true);
 }
 
 struct storm { struct fe *f; volatile bool stop; uint64_t sent; };
@@ -436,25 +431,25 @@ static void test_event_storm(void **state)
 	st.stop = true;
 	pthread_join(th, NULL);
 	printf("storm: %" PRIu64 " events sent; stormer: %" PRIu64 " received, %" PRIu64 " spurious, %" PRIu64
-	       " delays; other guest: %u reads, %" PRIu64 " delays\n", st.sent, stat_of(1, "events_received"),
-	       stat_of(1, "events_spurious"), stat_of(1, "events_delayed"), reads, stat_of(2, "events_delayed"));
-	assert_true(stat_of(1, "events_spurious") > 1000);
-	assert_true(stat_of(1, "events_delayed") > 0);
+	       " delays; other guest: %u reads, %" PRIu64 " delays\n", st.sent, stat_of(1, "/events_received"),
+	       stat_of(1, "/events_spurious"), stat_of(1, "/events_delayed"), reads, stat_of(2, "/events_delayed"));
+	assert_true(stat_of(1, "/events_spurious") > 1000);
+	assert_true(stat_of(1, "/events_delayed") > 0);
 	/* Far fewer events reach the worker than were sent: the masked port coalesces them. */
-	assert_true(stat_of(1, "events_received") < st.sent / 2);
-	assert_int_equal(stat_of(2, "events_delayed"), 0);
+	assert_true(stat_of(1, "/events_received") < st.sent / 2);
+	assert_int_equal(stat_of(2, "/events_delayed"), 0);
 	assert_true(reads > 100);
 	assert_true(backend_alive());
 	/* Calm again: within two windows the stormer's port is no longer delayed. */
 	sleep(2);
 	{
-		uint64_t delayed = stat_of(1, "events_delayed");
+		uint64_t delayed = stat_of(1, "/events_delayed");
 
 		for (int i = 0; i < 20; i++) {
 			r = rw_req(&f, BLKIF_OP_READ, 0, 1);
 			assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
 		}
-		assert_int_equal(stat_of(1, "events_delayed"), delayed);
+		assert_int_equal(stat_of(1, "/events_delayed"), delayed);
 	}
 	test_isolation_check(&iso, "an event storm");
 	fe_restart(&f);
@@ -798,11 +793,11 @@ static void test_indirect_pages(void **state)
 static void test_read_only_grant_reads(void **state)
 {
 	static const struct { unsigned int domid; const char *strategy, *counter; bool persistent; } paths[] = {
-		{ DOM_MAP, "map", "strategy_map", false },
-		{ DOM_PERSISTENT, "persistent", "strategy_persistent", true },
-		{ DOM_COPY, "copy", "strategy_copy", false },
+		{ DOM_MAP, "map", "/strategy_map", false },
+		{ DOM_PERSISTENT, "persistent", "/strategy_persistent", true },
+		{ DOM_COPY, "copy", "/strategy_copy", false },
 	};
-	static const char *const counters[] = { "strategy_map", "strategy_persistent", "strategy_copy" };
+	static const char *const counters[] = { "/strategy_map", "/strategy_persistent", "/strategy_copy" };
 
 	(void)state;
 	for (unsigned int p = 0; p < sizeof(paths) / sizeof(paths[0]); p++) {
@@ -848,7 +843,7 @@ static void test_read_only_grant_reads(void **state)
 		assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_ERROR);
 		if (!all_bytes(ro_page, VHA_PAGE_SIZE, 0xa5))
 			fail_msg("%s: a disk read wrote into a page granted read-only", paths[p].strategy);
-		assert_true(stat_of(paths[p].domid, "errors") >= 3);
+		assert_true(stat_of(paths[p].domid, "/errors") >= 3);
 
 		/* A disk write from it needs read access only: served, and the device still works. */
 		r = rw_req(&f, BLKIF_OP_WRITE, sector + 8, 1);
@@ -925,8 +920,8 @@ static void test_discard_4k(void **state)
 	r = rw_req(&f, BLKIF_OP_READ, 0, 4);
 	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
 	memcpy(before, f.pool, len);
-	rejected0 = stat_of(DOM_4K, "rejected");
-	discards0 = stat_of(DOM_4K, "discards");
+	rejected0 = stat_of(DOM_4K, "/rejected");
+	discards0 = stat_of(DOM_4K, "/discards");
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		blkif_request_discard_t *d = (blkif_request_discard_t *)&r;
 		int16_t st;
@@ -949,8 +944,8 @@ static void test_discard_4k(void **state)
 	r.seg[0].last_sect = 3;
 	assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_ERROR);
 	/* Refused by validation: none of them reached the device. */
-	assert_int_equal(stat_of(DOM_4K, "rejected"), rejected0 + sizeof(bad) / sizeof(bad[0]) + 2);
-	assert_int_equal(stat_of(DOM_4K, "discards"), discards0);
+	assert_int_equal(stat_of(DOM_4K, "/rejected"), rejected0 + sizeof(bad) / sizeof(bad[0]) + 2);
+	assert_int_equal(stat_of(DOM_4K, "/discards"), discards0);
 	/* The data is intact, through the backend and in the image. */
 	memset(f.pool, 0, len);
 	r = rw_req(&f, BLKIF_OP_READ, 0, 4);
@@ -974,7 +969,7 @@ static void test_discard_4k(void **state)
 		d->nr_sectors = 8;
 		st = send_raw(&f, &r, NULL);
 		assert_int_equal(st, BLKIF_RSP_OKAY);
-		assert_int_equal(stat_of(DOM_4K, "discards"), discards0 + 1);
+		assert_int_equal(stat_of(DOM_4K, "/discards"), discards0 + 1);
 		memset(f.pool, 0xff, len);
 		r = rw_req(&f, BLKIF_OP_READ, 0, 4);
 		assert_int_equal(send_raw(&f, &r, NULL), BLKIF_RSP_OKAY);
@@ -1082,9 +1077,9 @@ static void test_persistent_thrash(void **state)
 
 	(void)state;
 	fe_connect_ex(&f, DOM_PERSISTENT, 51712, true);
-	capacity = stat_of(DOM_PERSISTENT, "capacity");
-	budget = stat_of(DOM_PERSISTENT, "grant_budget");
-	map_budget = stat_of(DOM_PERSISTENT, "map_budget");
+	capacity = stat_of(DOM_PERSISTENT, "/grant_cache/capacity");
+	budget = stats_number(DOM_PERSISTENT, "/grant_budget", false);
+	map_budget = stat_of(DOM_PERSISTENT, "/map_budget");
 	assert_true(capacity > 0 && capacity <= PERSISTENT_MAX);
 	assert_int_equal(budget, DEVICE_GRANTS);
 	ring = RING_SIZE(&f.ring.ring);
@@ -1140,11 +1135,11 @@ static void test_persistent_thrash(void **state)
 	}
 	smp.stop = true;
 	pthread_join(th, NULL);
-	size = stat_of(DOM_PERSISTENT, "size");
-	misses = stat_of(DOM_PERSISTENT, "misses");
-	hits = stat_of(DOM_PERSISTENT, "hits");
-	evictions = stat_of(DOM_PERSISTENT, "evictions");
-	served = stat_of(DOM_PERSISTENT, "strategy_persistent");
+	size = stat_of(DOM_PERSISTENT, "/grant_cache/size");
+	misses = stat_of(DOM_PERSISTENT, "/grant_cache/misses");
+	hits = stat_of(DOM_PERSISTENT, "/grant_cache/hits");
+	evictions = stat_of(DOM_PERSISTENT, "/grant_cache/evictions");
+	served = stat_of(DOM_PERSISTENT, "/strategy_persistent");
 	idle = pages_mapped(DOM_PERSISTENT);
 	printf("persistent thrash: %u requests over %u distinct refs; cache size %" PRIu64 " of capacity %" PRIu64
 	       ", %" PRIu64 " misses, %" PRIu64 " hits, %" PRIu64 " evictions; guest pages mapped: peak %u (%u "
@@ -1173,7 +1168,7 @@ static void test_persistent_thrash(void **state)
 		for (unsigned int i = 0; i < 8; i++)
 			assert_int_equal(status[i], BLKIF_RSP_OKAY);
 	}
-	assert_true(stat_of(DOM_PERSISTENT, "hits") >= hits + 24);
+	assert_true(stat_of(DOM_PERSISTENT, "/grant_cache/hits") >= hits + 24);
 	test_isolation_check(&iso, "persistent refs cycled through the cache");
 	fe_restart(&f);
 	/* Closed: every grant of the guest unmapped (teardown is asynchronous: allow it 10 s). */

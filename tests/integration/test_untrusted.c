@@ -21,8 +21,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "simdir.h"
+#include "statsjson.h"
 #include "vha/front.h"
 #include "vha/platform.h"
 #include "vha/sim.h"
@@ -79,29 +81,10 @@ static uint32_t grants_of(unsigned int dom)
 /* Whether the backend's stats.json says device dom/51712 negotiated persistent grants. */
 static bool backend_says_persistent(unsigned int dom)
 {
-	char path[256], dev[64], *buf, *p;
-	bool yes;
-	size_t n;
-	FILE *f;
+	struct json_object *doc = test_stats_read(simdir, backend_pid);
+	bool yes = test_stats_bool(test_stats_device(doc, dom, 51712), "/persistent");
 
-	kill(backend_pid, SIGUSR1);
-	usleep(100000);
-	snprintf(path, sizeof(path), "%s/run/backend-0/stats.json", simdir);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	buf = calloc(1, 1 << 20);
-	assert_non_null(buf);
-	n = fread(buf, 1, (1 << 20) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	snprintf(dev, sizeof(dev), "\"frontend\": %u, \"devid\": 51712,", dom);
-	p = strstr(buf, dev);
-	assert_non_null(p);
-	p = strstr(p, "\"persistent\": ");
-	assert_non_null(p);
-	yes = strncmp(p + strlen("\"persistent\": "), "true", 4) == 0;
-	assert_true(yes || strncmp(p + strlen("\"persistent\": "), "false", 5) == 0);
-	free(buf);
+	json_object_put(doc);
 	return yes;
 }
 
