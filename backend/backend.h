@@ -121,6 +121,12 @@ struct queue_stats {
 	uint64_t bytes_peak;            /* most bytes of data in flight at once */
 };
 
+/*
+ * stats.c: add s's counters into sum (the peaks: the higher). Reads s with
+ * STAT_GET, so a live queue's may be added; sum is the caller's own.
+ */
+void queue_stats_add(struct queue_stats *sum, const struct queue_stats *s);
+
 /* grants.c: one persistently mapped grant. */
 struct pgrant {
 	grant_ref_t ref;
@@ -246,6 +252,14 @@ struct device {
 	struct target target;
 	struct vha_blkif_limits limits;
 	struct device_budget budget;    /* reserved from the backend's pool while connected */
+	/*
+	 * For the life of the device in this process (main thread only): the
+	 * counters of the queues of every earlier connection, added in by
+	 * queue_stop (stats.json adds the live queues'), and how many times it
+	 * connected (a takeover counts).
+	 */
+	struct queue_stats totals;
+	unsigned int connections;
 	unsigned int nr_queues;
 	struct queue queues[BACKEND_MAX_QUEUES];
 	volatile int broken;            /* set by a worker: ring overflow or fatal error */

@@ -283,6 +283,7 @@ static bool evaluate(struct device *dev)
 							    "rings; %u unanswered request(s) run again",
 							    dev->fe_domid, dev->devid, resumed);
 					dev->phase = DEV_CONNECTED;
+					dev->connections++;
 					break;
 				}
 			}
@@ -307,6 +308,7 @@ static bool evaluate(struct device *dev)
 		if (fe_state == XenbusStateInitialised || fe_state == XenbusStateConnected) {
 			if (be->ops->connect(dev, false, NULL) == 0) {
 				dev->phase = DEV_CONNECTED;
+				dev->connections++;
 				device_set_state(dev, XenbusStateConnected);
 			} else {
 				close_device(dev, fe_state);

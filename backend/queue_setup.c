@@ -169,6 +169,12 @@ void queue_stop(struct queue *q)
 		pthread_join(q->thread, NULL);
 		q->thread_started = false;
 	}
+	/*
+	 * The worker is gone: its counters join the device's totals, once
+	 * (queue_stop may run twice), and the next connection's start at 0.
+	 */
+	queue_stats_add(&q->dev->totals, &q->stats);
+	memset(&q->stats, 0, sizeof(q->stats));
 	if (q->ring_ready) {
 		io_uring_queue_exit(&q->ring);
 		q->ring_ready = false;

@@ -29,6 +29,35 @@
 #define STATS_VERSION 1
 #define STATS_FLAGS (JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
 
+void queue_stats_add(struct queue_stats *sum, const struct queue_stats *s)
+{
+	sum->requests += STAT_GET(s->requests);
+	sum->reads += STAT_GET(s->reads);
+	sum->writes += STAT_GET(s->writes);
+	sum->flushes += STAT_GET(s->flushes);
+	sum->barriers += STAT_GET(s->barriers);
+	sum->discards += STAT_GET(s->discards);
+	sum->indirect += STAT_GET(s->indirect);
+	sum->buffered += STAT_GET(s->buffered);
+	sum->bytes_read += STAT_GET(s->bytes_read);
+	sum->bytes_written += STAT_GET(s->bytes_written);
+	sum->errors += STAT_GET(s->errors);
+	sum->rejected += STAT_GET(s->rejected);
+	sum->notifies_sent += STAT_GET(s->notifies_sent);
+	sum->events_received += STAT_GET(s->events_received);
+	sum->events_spurious += STAT_GET(s->events_spurious);
+	sum->events_delayed += STAT_GET(s->events_delayed);
+	for (unsigned int i = 0; i < GS_COUNT; i++)
+		sum->strategy[i] += STAT_GET(s->strategy[i]);
+	sum->resumed += STAT_GET(s->resumed);
+	sum->backlogged += STAT_GET(s->backlogged);
+	/* Peaks are the highest of any connection, not a sum. */
+	if (STAT_GET(s->grants_peak) > sum->grants_peak)
+		sum->grants_peak = STAT_GET(s->grants_peak);
+	if (STAT_GET(s->bytes_peak) > sum->bytes_peak)
+		sum->bytes_peak = STAT_GET(s->bytes_peak);
+}
+
 /* {"key": value, "key": value}: json-c's spaced style without its spaces inside the braces. */
 static int object_on_one_line(struct json_object *jso, struct printbuf *pb, int level, int flags)
 {
@@ -121,6 +150,28 @@ static bool append(struct json_object *array, struct json_object *v)
 	return true;
 }
 
+/* The counters kept for the life of a device (docs/stats-schema.md, "totals"). */
+static struct json_object *totals_json(const struct device *dev)
+{
+	struct json_object *o = new_object();
+	struct queue_stats t = dev->totals;
+	bool ok = o != NULL;
+
+	for (unsigned int j = 0; j < dev->nr_queues; j++)
+		queue_stats_add(&t, &dev->queues[j].stats);
+	ok = ok && put_u64(o, "requests", t.requests) && put_u64(o, "reads", t.reads) &&
+	     put_u64(o, "writes", t.writes) && put_u64(o, "flushes", t.flushes) &&
+	     put_u64(o, "barriers", t.barriers) && put_u64(o, "discards", t.discards) &&
+	     put_u64(o, "indirect", t.indirect) && put_u64(o, "bytes_read", t.bytes_read) &&
+	     put_u64(o, "bytes_written", t.bytes_written) && put_u64(o, "errors", t.errors) &&
+	     put_u64(o, "rejected", t.rejected) && put_u64(o, "resumed", t.resumed);
+	if (!ok) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
 static struct json_object *grant_cache_json(const struct grant_cache *c)
 {
 	struct json_object *o = new_object();
@@ -182,6 +233,7 @@ static struct json_object *device_json(const struct backend *be, const struct de
 	struct json_object *o = new_object(), *queues = new_array(&queue_lines);
 	bool ok;
 
+	/* "totals" and "connections" stay on the device's line, before the queues' lines. */
 	ok = o && queues && put_u64(o, "frontend", dev->fe_domid) && put_u64(o, "devid", dev->devid) &&
 	     put_bool(o, "connected", dev->phase == DEV_CONNECTED) &&
 	     put(o, "grant_strategy", json_object_new_string(grant_strategy_name(dev->strategy))) &&
@@ -191,7 +243,8 @@ static struct json_object *device_json(const struct backend *be, const struct de
 	     put_u64(o, "grant_budget", dev->budget.amount[BUDGET_GRANTS]) &&
 	     put_u64(o, "inflight_budget", dev->budget.amount[BUDGET_INFLIGHT]) &&
 	     put_u64(o, "copy_budget", dev->budget.amount[BUDGET_COPY]) &&
-	     put_u64(o, "memory_budget", dev->budget.amount[BUDGET_MEMORY]);
+	     put_u64(o, "memory_budget", dev->budget.amount[BUDGET_MEMORY]) &&
+	     put_u64(o, "connections", dev->connections) && put(o, "totals", totals_json(dev));
 	for (unsigned int j = 0; ok && j < dev->nr_queues; j++)
 		ok = append(queues, queue_json(&dev->queues[j]));
 	if (ok) {

@@ -426,7 +426,8 @@ dev_stats() {
 }
 # Queues of a dev_stats file that served requests (one process, so a crash is seen and retried).
 busy_queues() { sig_retry awk '/"queue":/ && !/"requests": 0,/ {n++} END {print n + 0}' "$1"; }
-stats_sum() { grep -o "\"$1\": [0-9]*" | awk '{s += $2} END {print s + 0}'; }
+# Summed over the queues' lines (the device's line has its own "totals" of the same names).
+stats_sum() { grep '"queue":' | grep -o "\"$1\": [0-9]*" | awk '{s += $2} END {print s + 0}'; }
 case_9() {
 	[ -n "${BPID:-}" ] || { SKIP="vha-backend not available"; return; }
 	local l q
@@ -525,7 +526,7 @@ c11_samples() { # frontend domid: this device's stats.json lines, every 2 s, unt
 		sleep 2
 	done >/tmp/c11-samples
 }
-stats_max() { grep -o "\"$1\": [0-9]*" | awk '$2 > m {m = $2} END {print m + 0}'; }
+stats_max() { grep '"queue":' | grep -o "\"$1\": [0-9]*" | awk '$2 > m {m = $2} END {print m + 0}'; }
 case_11() {
 	[ -n "${BPID:-}" ] || { SKIP="vha-backend not available"; return; }
 	[ -e /boot/domu-fio.cpio.gz ] || { SKIP="no fio guest image (fio not installed where the suite was built)"; return; }
