@@ -85,7 +85,10 @@ DEPS_STAMP := $(BUILD)/.deps-installed
 all: $(PROGRAMS) $(TEST_BINS)
 
 help:
-	@echo "make            build everything (-Wall -Wextra -Werror)"
+	@echo "make            build everything (-Wall -Wextra -Werror); installs nothing: a missing"
+	@echo "                Debian package stops it, named, with a pointer to make deps"
+	@echo "make deps       install the missing Debian packages (apt-get, sudo when not root), saying"
+	@echo "                which; make check, demo, bench, soak and check-xen run it first"
 	@echo "make check      build and run every test that can run on this machine"
 	@echo "                (includes check-headers, check-layers and the tsan multi-queue test)"
 	@echo "make check-headers  each public header compiles on its own"
@@ -114,14 +117,23 @@ help:
 	@echo "                check them (debootstrap, network; slow; not part of make check)"
 	@echo "V=1             show the commands"
 
-deps: $(DEPS_STAMP)
-# A package added to install-deps.sh is installed by the next build.
+# Dependencies are a visible step. `make deps` installs the Debian packages
+# that are missing (scripts/install-deps.sh: apt-get, sudo when not root)
+# and says so, or says that all are present; make check, demo and the other
+# targets that run things do it first, every time. A plain build never
+# installs anything: it checks once (again when install-deps.sh changes)
+# and stops at once, naming the missing packages and `make deps`.
 # INSTALL_DEPS=0 (the Debian package build, whose Build-Depends
-# dpkg-buildpackage checks) never runs it.
+# dpkg-buildpackage checks) does neither.
+DEPS_GOALS := deps check check-asan check-tsan demo bench bench-fairness soak check-xen check-fuzz fuzz-long
+DEPS_INSTALL := $(if $(filter $(DEPS_GOALS),$(MAKECMDGOALS)),1)
 INSTALL_DEPS ?= 1
-$(DEPS_STAMP): scripts/install-deps.sh
-	$(Q)$(if $(filter 1,$(INSTALL_DEPS)),scripts/install-deps.sh)
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/install-deps.sh $(if $(DEPS_INSTALL),FORCE)
+	$(Q)$(if $(filter 1,$(INSTALL_DEPS)),scripts/install-deps.sh $(if $(DEPS_INSTALL),--announce,--check))
 	$(Q)mkdir -p $(dir $@) && touch $@
+.PHONY: FORCE
+FORCE:
 
 # Every object waits for the dependencies to be installed (order-only).
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)

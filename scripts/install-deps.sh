@@ -1,14 +1,26 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Installs the Debian 12 packages vha needs to build and test, when missing.
-# Called by the make targets; safe to run again. Needs root (or sudo) only
-# when something is actually missing.
+# `make deps` runs it (with --announce), and so do make check, make demo
+# and the other targets that run things; safe to run again. Needs root (or
+# sudo) only when something is actually missing.
+#   --check     install nothing: exit 1 naming what the build lacks, and
+#               `make deps` (what a plain `make` runs)
+#   --announce  say what it did as "make deps: ...", also when nothing
+#               was missing
 set -eu
 
-base="build-essential pkg-config libxen-dev liburing-dev libcmocka-dev libsystemd-dev libjson-c-dev xenstore-utils fio scdoc python3"
+# What `make` (programs, tests, man pages) needs, and what running the tests adds.
+build="build-essential pkg-config libxen-dev liburing-dev libcmocka-dev libsystemd-dev libjson-c-dev scdoc"
+run="xenstore-utils fio python3"
+base="$build $run"
 extra=""
+check=0
+who=install-deps
 for arg in "$@"; do
 	case "$arg" in
+	--check) check=1; base=$build ;;
+	--announce) who="make deps" ;;
 	--sanitizers) extra="$extra clang libclang-rt-14-dev" ;;
 	--fuzz) extra="$extra clang libclang-rt-14-dev" ;;
 	--valgrind) extra="$extra valgrind" ;;
@@ -28,13 +40,21 @@ for pkg in $base $extra; do
 		missing="$missing $pkg"
 	fi
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+	[ "$who" = install-deps ] || echo "$who: all Debian packages present ($(echo $base $extra | wc -w) checked)"
+	exit 0
+fi
+if [ $check = 1 ]; then
+	echo "make: missing Debian package(s):$missing" >&2
+	echo "make: run 'make deps' to install them (apt-get, with sudo when not root), or install them yourself" >&2
+	exit 1
+fi
 
-echo "install-deps: installing:$missing" >&2
+echo "$who: installing:$missing" >&2
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
 	if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-		echo "install-deps: need root to install:$missing" >&2; exit 1
+		echo "$who: need root to install:$missing" >&2; exit 1
 	fi
 fi
 export DEBIAN_FRONTEND=noninteractive
@@ -42,3 +62,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >&2
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >&2
+[ "$who" = install-deps ] || echo "$who: installed:$missing"
