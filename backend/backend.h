@@ -19,6 +19,7 @@
 #include "vha/log.h"
 #include "vha/platform.h"
 #include "budget.h"
+#include "engine.h"
 #include "journal.h"
 
 #define BACKEND_MAX_QUEUES 16u
@@ -65,37 +66,6 @@ struct backend_config {
 	uint64_t total_memory;                  /* bytes the devices' queues allocate, across all devices */
 	bool resume;                    /* keep journals; take over live rings after a restart */
 };
-
-/* The storage a device serves. */
-struct target {
-	int fd;
-	int bfd;                        /* buffered, beside an O_DIRECT fd (direct_maps off); else -1 */
-	bool direct;                    /* fd opened with O_DIRECT */
-	bool is_blockdev;
-	bool discard;                   /* punch hole / BLKDISCARD work */
-	uint64_t size;                  /* bytes */
-	uint32_t logical_block;         /* 512 or 4096 */
-	uint32_t physical_block;
-};
-
-/*
- * Open `path` (read-only if !writable), with O_DIRECT if want_direct and the
- * filesystem takes it; then also a buffered bfd if want_buffered_too.
- * Returns 0 or -errno; logs at debug level only (a guest can make the backend
- * open its target in a loop: the caller reports, rate-limited).
- */
-int target_open(struct target *t, const char *path, bool writable, bool want_direct, bool want_buffered_too);
-void target_close(struct target *t);
-/* Current size in bytes (stat / BLKGETSIZE64), or -errno. */
-int64_t target_size(struct target *t);
-/*
- * Discard [offset, offset+len) synchronously, TARGET_DISCARD_CHUNK bytes at a
- * time (a discard over a whole large disk can take seconds). Between chunks
- * it asks stop(arg) (may be NULL) and returns -ECANCELED when told to: what
- * was discarded stays discarded, which a discard allows.
- */
-#define TARGET_DISCARD_CHUNK (UINT64_C(64) << 20)
-int target_discard(struct target *t, uint64_t offset, uint64_t len, bool secure, bool (*stop)(void *), void *arg);
 
 /*
  * Counters a worker writes and the main thread reads for stats.json: one
@@ -168,11 +138,11 @@ struct inflight {
 	void *cbuf;                     /* copy strategy: backend buffer, kept for reuse */
 	size_t cbuf_size;
 	uint32_t nr_iov;
-	uint64_t expect;                /* bytes the SQE must transfer */
+	uint64_t expect;                /* data bytes the engine I/O moves */
 	uint64_t bytes;                 /* data bytes charged to the queue's in-flight budget */
 	struct iovec iov[VHA_BLKIF_MAX_SEGMENTS];
+	struct engine_io io;            /* the request's I/O on the device's engine */
 	bool busy;
-	bool link_failed;               /* flush/barrier: the linked data write failed */
 };
 
 struct queue {
@@ -190,9 +160,8 @@ struct queue {
 	pthread_t thread;
 	bool thread_started;
 	int stop_fd;                    /* eventfd: main -> worker */
-	int cq_fd;                      /* eventfd registered with io_uring */
-	struct io_uring ring;
-	bool ring_ready;
+	int cq_fd;                      /* eventfd: the engine -> worker (completions wait) */
+	struct engine_queue eng;        /* the queue's context on the device's engine */
 	struct inflight *slots;
 	unsigned int nr_slots;          /* request slots: the queue's share of the device's in-flight budget */
 	unsigned int inflight;
@@ -249,7 +218,7 @@ struct device {
 	bool persistent;                /* feature-persistent negotiated */
 	volatile int discard_unsupported;       /* set by a worker: withdraw feature-discard */
 	uint64_t last_size;             /* target size last published (online resize) */
-	struct target target;
+	struct engine target;           /* the storage it serves, through its engine */
 	struct vha_blkif_limits limits;
 	struct device_budget budget;    /* reserved from the backend's pool while connected */
 	/*
@@ -356,11 +325,12 @@ int strategy_prepare(struct queue *q, struct inflight *s);
 int strategy_copy_to_guest(struct queue *q, struct inflight *s);
 /* Release what strategy_prepare took; fails only if the platform could not unmap (fail the request). */
 int strategy_release(struct queue *q, struct inflight *s);
-/* The target descriptor for the request's data (buffered where O_DIRECT must not touch transient maps). */
-int strategy_data_fd(struct queue *q, const struct inflight *s);
 
 /* queue.c: the data path. The worker thread's body (queue_start runs it). */
 void *queue_worker(void *arg);
+/* queue.c: the worker's end of the engine (queue_start sets them in q->eng; arg is the queue). */
+void queue_io_done(struct engine_queue *eq, struct engine_io *io);
+bool queue_stop_asked(void *arg);
 
 /* queue_setup.c: a queue's life on the main thread. */
 /* A queue that owns nothing yet: queue_stop on it (or on one set up part way) is safe. */

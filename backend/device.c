@@ -389,8 +389,8 @@ static struct device *add_device(struct backend *be, vha_domid_t fe, unsigned in
 	dev->be = be;
 	dev->fe_domid = fe;
 	dev->devid = devid;
-	dev->target.fd = -1;
-	dev->target.bfd = -1;
+	dev->target.file.fd = -1;
+	dev->target.file.bfd = -1;
 	dev->rl = (struct vha_ratelimit)VHA_RATELIMIT_INIT(5000, 5);
 	snprintf(dev->be_path, sizeof(dev->be_path), "%s/%u/%u", be->base_path, fe, devid);
 	snprintf(dev->fe_state_token, sizeof(dev->fe_state_token), TOKEN_FE_PREFIX "%u/%u", fe, devid);

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * The data path: one worker thread and one io_uring per queue. Requests are
- * copied out of the ring once, validated, their grants mapped in one batch,
- * and submitted as one readv/writev whose iovecs point into the mapped guest
- * pages (with O_DIRECT the adapter DMAs straight into guest memory). On
- * completion the grants are unmapped, the response written, and the guest
- * notified only when the ring asks.
+ * The data path: one worker thread per queue. Requests are copied out of
+ * the ring once, validated, their grants mapped in one batch, and submitted
+ * to the device's engine as one I/O whose iovecs point into the mapped guest
+ * pages (file and blockdev: one io_uring readv/writev, and with O_DIRECT the
+ * adapter DMAs straight into guest memory). On completion, delivered to this
+ * worker whatever thread the engine finished on, the grants are unmapped,
+ * the response written, and the guest notified only when the ring asks.
  */
 #include <errno.h>
 #include <poll.h>
@@ -64,7 +65,7 @@ static void reject(struct queue *q, struct vha_blkif_req *req, enum vha_blkif_re
 }
 
 /* Has the main thread asked this queue to stop? (Long work checks between its steps.) */
-static bool stop_asked(void *arg)
+bool queue_stop_asked(void *arg)
 {
 	return __atomic_load_n(&((struct queue *)arg)->stop_asked, __ATOMIC_ACQUIRE);
 }
@@ -109,22 +110,11 @@ static int test_discard_delay(struct queue *q)
 	static int delay_ms = -1;
 
 	for (int left = test_delay_ms("VHA_TEST_DISCARD_DELAY_MS", &delay_ms); left > 0; left -= 50) {
-		if (stop_asked(q))
+		if (queue_stop_asked(q))
 			return -ECANCELED;
 		usleep((useconds_t)(left < 50 ? left : 50) * 1000);
 	}
 	return 0;
-}
-
-static struct io_uring_sqe *get_sqe(struct queue *q)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
-
-	if (!sqe) {
-		io_uring_submit(&q->ring);
-		sqe = io_uring_get_sqe(&q->ring);
-	}
-	return sqe;
 }
 
 static void finish(struct queue *q, struct inflight *s, int16_t status)
@@ -142,7 +132,7 @@ static void handle_request(struct queue *q, struct inflight *s)
 {
 	struct device *dev = q->dev;
 	struct vha_blkif_req *req = &s->req;
-	struct io_uring_sqe *sqe;
+	struct engine_io *io = &s->io;
 	enum vha_blkif_reject why;
 	int rc;
 
@@ -164,32 +154,11 @@ static void handle_request(struct queue *q, struct inflight *s)
 		return;
 	}
 
-	if (req->op == VHA_BLKIF_DISCARD) {
-		/* Rare and cheap on files: done inline. */
-		STAT_ADD(q->stats.discards, 1);
-		rc = test_discard_delay(q);
-		if (rc == 0)
-			rc = target_discard(&dev->target, req->sector << SECTOR_SHIFT, req->nr_sectors << SECTOR_SHIFT,
-					    req->secure, stop_asked, q);
-		if (rc == -EOPNOTSUPP && !req->secure) {
-			/* Later discards are refused up front; the main thread withdraws feature-discard. */
-			int zero = 0;
-
-			__atomic_store_n(&dev->limits.discard, false, __ATOMIC_RELEASE);
-			if (__atomic_compare_exchange_n(&dev->discard_unsupported, &zero, 1, false, __ATOMIC_ACQ_REL,
-							__ATOMIC_RELAXED))
-				wake_main(q);
-		}
-		respond(q, req, rc == 0 ? BLKIF_RSP_OKAY : rc == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR);
-		return;
-	}
-
 	s->busy = true;
 	s->map = NULL;
 	s->nr_map = s->nr_pg = 0;
 	s->nr_iov = 0;
 	s->expect = 0;
-	s->link_failed = false;
 	s->bytes = req->nr_segments ? req->nr_sectors << SECTOR_SHIFT : 0;
 	q->inflight++;
 	STAT_SET(q->bytes_inflight, q->bytes_inflight + s->bytes);
@@ -205,43 +174,61 @@ static void handle_request(struct queue *q, struct inflight *s)
 		}
 		STAT_ADD(q->stats.strategy[s->strategy], 1);
 	}
-	if (req->op == VHA_BLKIF_FLUSH || req->op == VHA_BLKIF_BARRIER) {
+	io->offset = req->sector << SECTOR_SHIFT;
+	io->length = s->expect;
+	io->iov = s->iov;
+	io->nr_iov = s->nr_iov;
+	io->flags = s->nr_map ? ENGINE_IO_TRANSIENT : 0;
+	switch (req->op) {
+	case VHA_BLKIF_DISCARD:
+		STAT_ADD(q->stats.discards, 1);
+		rc = test_discard_delay(q);
+		if (rc < 0) {
+			finish(q, s, BLKIF_RSP_ERROR);
+			return;
+		}
+		io->op = ENGINE_DISCARD;
+		io->length = req->nr_sectors << SECTOR_SHIFT;
+		io->flags |= req->secure ? ENGINE_IO_SECURE : 0;
+		break;
+	case VHA_BLKIF_FLUSH:
+	case VHA_BLKIF_BARRIER:
 		test_flush_delay();
 		if (req->op == VHA_BLKIF_FLUSH)
 			STAT_ADD(q->stats.flushes, 1);
 		else
 			STAT_ADD(q->stats.barriers, 1);
 		/*
-		 * Drain: the fsync starts only after every earlier SQE of this
+		 * Drain: the flush starts only after every earlier I/O of this
 		 * queue completed, so an acknowledged flush covers every write
 		 * acknowledged before it; and nothing later starts before the
-		 * fsync completes, which is what a barrier asks. Data segments
+		 * flush completes, which is what a barrier asks. Data segments
 		 * (a barrier write, or a flush with payload as blkfront sends
-		 * for FUA) are written first, linked to the fsync.
+		 * for FUA) are written first, as part of the flush.
 		 */
-		if (s->nr_iov) {
-			sqe = get_sqe(q);
-			io_uring_prep_writev(sqe, strategy_data_fd(q, s), s->iov, s->nr_iov, req->sector << SECTOR_SHIFT);
-			sqe->flags |= IOSQE_IO_DRAIN | IOSQE_IO_LINK;
-			/* Tagged: its result is checked, the fsync reports. */
-			io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)s | 1);
+		io->op = ENGINE_FLUSH;
+		io->flags |= ENGINE_IO_DRAIN;
+		if (s->nr_iov)
 			STAT_ADD(q->stats.bytes_written, s->expect);
-		}
-		sqe = get_sqe(q);
-		io_uring_prep_fsync(sqe, dev->target.fd, IORING_FSYNC_DATASYNC);
-		sqe->flags |= IOSQE_IO_DRAIN;
-		io_uring_sqe_set_data(sqe, s);
-		return;
-	}
-	sqe = get_sqe(q);
-	if (req->op == VHA_BLKIF_READ) {
+		break;
+	case VHA_BLKIF_READ:
 		STAT_ADD(q->stats.reads, 1);
-		io_uring_prep_readv(sqe, strategy_data_fd(q, s), s->iov, s->nr_iov, req->sector << SECTOR_SHIFT);
-	} else {
+		io->op = ENGINE_READ;
+		break;
+	default:
 		STAT_ADD(q->stats.writes, 1);
-		io_uring_prep_writev(sqe, strategy_data_fd(q, s), s->iov, s->nr_iov, req->sector << SECTOR_SHIFT);
+		io->op = ENGINE_WRITE;
+		break;
 	}
-	io_uring_sqe_set_data(sqe, s);
+	if ((io->flags & ENGINE_IO_TRANSIENT) && s->nr_iov && dev->target.buffered_transient)
+		STAT_ADD(q->stats.buffered, 1);
+	rc = engine_submit(&q->eng, io);
+	if (rc < 0) {
+		vha_log_ratelimited(&q->rl, VHA_LOG_ERROR, "device %u/%u: %s engine refused an I/O at sector %llu: %s",
+				    dev->fe_domid, dev->devid, engine_name(&dev->target),
+				    (unsigned long long)req->sector, strerror(-rc));
+		finish(q, s, BLKIF_RSP_ERROR);
+	}
 }
 
 static struct inflight *free_slot(struct queue *q)
@@ -301,50 +288,48 @@ static void take_requests(struct queue *q)
 		q->back.ring.req_cons = cons + 1;
 		handle_request(q, s);
 	}
-	io_uring_submit(&q->ring);
+	engine_commit(&q->eng);
 }
 
-static void reap(struct queue *q)
+/* One finished engine I/O, on the worker (whatever thread the engine finished it on). */
+void queue_io_done(struct engine_queue *eq, struct engine_io *io)
 {
-	struct io_uring_cqe *cqe;
-	uint64_t junk;
+	struct queue *q = eq->arg;
+	struct inflight *s = (struct inflight *)((char *)io - offsetof(struct inflight, io));
+	int res = io->result;
 
-	if (read(q->cq_fd, &junk, sizeof(junk)) < 0 && errno != EAGAIN)
-		vha_debug("cq eventfd: %s", strerror(errno));
-	while (io_uring_peek_cqe(&q->ring, &cqe) == 0) {
-		struct inflight *s = io_uring_cqe_get_data(cqe);
-		int res = cqe->res;
+	if (io->op == ENGINE_DISCARD) {
+		if (res == -EOPNOTSUPP && !s->req.secure) {
+			/* Later discards are refused up front; the main thread withdraws feature-discard. */
+			int zero = 0;
 
-		io_uring_cqe_seen(&q->ring, cqe);
-		if ((uintptr_t)s & 1) {
-			/* The linked write of a flush or barrier: remember a failure; its fsync reports. */
-			s = (struct inflight *)((uintptr_t)s & ~(uintptr_t)1);
-			if (res < 0 || (uint64_t)res != s->expect)
-				s->link_failed = true;
-			s->expect = 0;
-			continue;
+			__atomic_store_n(&q->dev->limits.discard, false, __ATOMIC_RELEASE);
+			if (__atomic_compare_exchange_n(&q->dev->discard_unsupported, &zero, 1, false, __ATOMIC_ACQ_REL,
+							__ATOMIC_RELAXED))
+				wake_main(q);
 		}
-		if (s->link_failed && res >= 0)
-			res = -EIO;
-		if (res < 0 || (uint64_t)res != s->expect) {
-			vha_log_ratelimited(&q->rl, VHA_LOG_ERROR, "device %u/%u: I/O error at sector %llu: %s",
-					    q->dev->fe_domid, q->dev->devid, (unsigned long long)s->req.sector,
-					    res < 0 ? strerror(-res) : "short transfer");
-			finish(q, s, BLKIF_RSP_ERROR);
-			continue;
-		}
-		if (s->strategy == GS_COPY && s->req.op == VHA_BLKIF_READ && strategy_copy_to_guest(q, s) < 0) {
-			vha_log_ratelimited(&q->rl, VHA_LOG_WARN, "device %u/%u: cannot copy read data to the guest",
-					    q->dev->fe_domid, q->dev->devid);
-			finish(q, s, BLKIF_RSP_ERROR);
-			continue;
-		}
-		if (s->req.op == VHA_BLKIF_READ)
-			STAT_ADD(q->stats.bytes_read, s->expect);
-		else if (s->req.op == VHA_BLKIF_WRITE)
-			STAT_ADD(q->stats.bytes_written, s->expect);
-		finish(q, s, BLKIF_RSP_OKAY);
+		finish(q, s, res == 0 ? BLKIF_RSP_OKAY : res == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR);
+		return;
 	}
+	if (res < 0) {
+		vha_log_ratelimited(&q->rl, VHA_LOG_ERROR, "device %u/%u: I/O error at sector %llu: %s",
+				    q->dev->fe_domid, q->dev->devid, (unsigned long long)s->req.sector,
+				    res == -EIO ? "I/O error or short transfer" : strerror(-res));
+		finish(q, s, BLKIF_RSP_ERROR);
+		return;
+	}
+	if (s->strategy == GS_COPY && s->req.op == VHA_BLKIF_READ && s->nr_iov &&
+	    strategy_copy_to_guest(q, s) < 0) {
+		vha_log_ratelimited(&q->rl, VHA_LOG_WARN, "device %u/%u: cannot copy read data to the guest",
+				    q->dev->fe_domid, q->dev->devid);
+		finish(q, s, BLKIF_RSP_ERROR);
+		return;
+	}
+	if (s->req.op == VHA_BLKIF_READ)
+		STAT_ADD(q->stats.bytes_read, s->expect);
+	else if (s->req.op == VHA_BLKIF_WRITE)
+		STAT_ADD(q->stats.bytes_written, s->expect);
+	finish(q, s, BLKIF_RSP_OKAY);
 }
 
 /*
@@ -363,7 +348,7 @@ static void resume_journal(struct queue *q)
 		STAT_ADD(q->stats.resumed, 1);
 		handle_request(q, s);
 	}
-	io_uring_submit(&q->ring);
+	engine_commit(&q->eng);
 }
 
 static void push(struct queue *q)
@@ -467,7 +452,7 @@ void *queue_worker(void *arg)
 		/* Unmask after looking at the ring: an event now is for requests we have not seen. */
 		if (event_port >= 0)
 			account_event(q, event_port, q->back.ring.req_cons != before);
-		reap(q);
+		engine_reap(&q->eng);
 		push(q);
 		if (q->stopping && q->inflight == 0)
 			break;

@@ -100,7 +100,6 @@ int queue_take_over(struct queue *q)
 
 int queue_start(struct queue *q)
 {
-	struct io_uring_params params = { 0 };
 	int rc;
 
 	q->slots = calloc(q->nr_slots, sizeof(*q->slots));
@@ -112,7 +111,7 @@ int queue_start(struct queue *q)
 	rc = gcache_init(&q->cache, q->dev->persistent ? q->cache_budget : 0);
 	if (rc < 0)
 		return rc;
-	q->cache.no_evict = q->dev->target.bfd >= 0;
+	q->cache.no_evict = q->dev->target.buffered_transient;
 	if (!q->recovery) {
 		struct journal_rings rings;
 		char path[4200];
@@ -126,11 +125,12 @@ int queue_start(struct queue *q)
 					    "restarted backend cannot take this queue over", q->dev->fe_domid,
 					    q->dev->devid, q->index, strerror(-rc));
 	}
-	rc = io_uring_queue_init_params(q->nr_slots * 2, &q->ring, &params);
-	if (rc < 0)
-		return rc;
-	q->ring_ready = true;
-	rc = io_uring_register_eventfd(&q->ring, q->cq_fd);
+	q->eng.engine = &q->dev->target;
+	q->eng.notify_fd = q->cq_fd;
+	q->eng.done = queue_io_done;
+	q->eng.stop = queue_stop_asked;
+	q->eng.arg = q;
+	rc = engine_queue_open(&q->eng, q->nr_slots);
 	if (rc < 0)
 		return rc;
 	q->rl = (struct vha_ratelimit)VHA_RATELIMIT_INIT(5000, 5);
@@ -175,10 +175,7 @@ void queue_stop(struct queue *q)
 	 */
 	queue_stats_add(&q->dev->totals, &q->stats);
 	memset(&q->stats, 0, sizeof(q->stats));
-	if (q->ring_ready) {
-		io_uring_queue_exit(&q->ring);
-		q->ring_ready = false;
-	}
+	engine_queue_close(&q->eng);
 	for (unsigned int i = 0; q->slots && i < q->nr_slots; i++) {
 		strategy_release(q, &q->slots[i]);
 		free(q->slots[i].cbuf);

@@ -218,22 +218,6 @@ int strategy_release(struct queue *q, struct inflight *s)
 	return rc;
 }
 
-/*
- * The descriptor for a request's data: the buffered one when the target is
- * O_DIRECT but the data sits in grant mappings that go away right after the
- * request, which direct I/O must not touch on this platform (direct_maps).
- */
-int strategy_data_fd(struct queue *q, const struct inflight *s)
-{
-	const struct target *t = &q->dev->target;
-
-	if (s->nr_map && t->bfd >= 0) {
-		STAT_ADD(q->stats.buffered, 1);
-		return t->bfd;
-	}
-	return t->fd;
-}
-
 int strategy_copy_to_guest(struct queue *q, struct inflight *s)
 {
 	return copy_segments(q, s, true);

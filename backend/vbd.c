@@ -197,6 +197,8 @@ static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
 	struct backend *be = dev->be;
 	struct xs_handle *xs = be->xs;
 	char *params = NULL, *mode = NULL, *protocol = NULL, *devtype = NULL;
+	struct vha_target_spec *spec = NULL;
+	char why[160];
 	uint64_t nq = 1, fe_persistent = 0;
 	int rc;
 
@@ -233,11 +235,26 @@ static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
 	dev->persistent = offers_persistent(dev) && fe_persistent == 1;
 	__atomic_store_n(&dev->discard_unsupported, 0, __ATOMIC_RELAXED);
 
-	rc = target_open(&dev->target, params, !dev->readonly, be->cfg.direct, !be->cfg.direct_maps);
-	if (rc < 0) {
-		device_error(dev, "cannot open %s: %s", params, strerror(-rc));
+	/* params is the toolstack's (or, in some setups, the guest's): parsed as hostile input. */
+	spec = malloc(sizeof(*spec));
+	if (!spec) {
+		rc = -ENOMEM;
 		goto out;
 	}
+	rc = vha_target_parse(params, spec, why, sizeof(why));
+	if (rc < 0) {
+		device_error(dev, "bad target in params: %s", why);
+		goto out;
+	}
+	dev->target.direct_wanted = be->cfg.direct;
+	dev->target.buffered_twin = !be->cfg.direct_maps;
+	rc = engine_open(&dev->target, spec, !dev->readonly);
+	if (rc < 0) {
+		device_error(dev, "cannot open %s: %s", params, dev->target.why[0] ? dev->target.why : strerror(-rc));
+		goto out;
+	}
+	if (dev->target.readonly)
+		dev->readonly = true;   /* what the engine can only read (an rbd snapshot) */
 	dev->limits = (struct vha_blkif_limits){
 		.sectors = dev->target.size >> 9,
 		.sector_size = dev->target.logical_block,
@@ -309,23 +326,26 @@ static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
 	if (__atomic_load_n(&dev->limits.discard, __ATOMIC_ACQUIRE)) {
 		vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "discard-granularity", 4096);
 		vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "discard-alignment", 0);
-		vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "discard-secure", dev->target.is_blockdev ? 1 : 0);
+		vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "discard-secure", dev->target.discard_secure ? 1 : 0);
 		vha_xs_write_uint(xs, XBT_NULL, dev->be_path, "feature-discard", 1);
 	}
 	/* A guest can connect and close in a loop: these lines share the device's rate limit. */
 	vha_log_ratelimited(&dev->rl, VHA_LOG_INFO,
-			    "device %u/%u connected: %s, %" PRIu64 " sectors, %u queue(s), ring order %u, "
+			    "device %u/%u connected: %s (%s), %" PRIu64 " sectors, %u queue(s), ring order %u, "
 			    "grants %s%s%s%s",
-			    dev->fe_domid, dev->devid, params, dev->target.size >> 9, dev->nr_queues,
+			    dev->fe_domid, dev->devid, params, engine_name(&dev->target), dev->target.size >> 9,
+			    dev->nr_queues,
 			    __builtin_ctz(dev->queues[0].nr_ring_pages), grant_strategy_name(dev->strategy),
 			    dev->persistent ? " (persistent negotiated)" : "",
+			    dev->target.ops != &engine_file_ops && dev->target.ops != &engine_blockdev_ops ? "" :
 			    !dev->target.direct ? (be->cfg.direct ? ", buffered (the filesystem refuses O_DIRECT)" : "") :
-			    dev->target.bfd >= 0 ? ", O_DIRECT (buffered on transient maps)" : ", O_DIRECT",
+			    dev->target.buffered_transient ? ", O_DIRECT (buffered on transient maps)" : ", O_DIRECT",
 			    dev->readonly ? ", read-only" : "");
 	rc = 0;
 	/* fail: the caller closes the device (close_device), which undoes what was set up. */
 fail:
 out:
+	free(spec);
 	free(params);
 	free(mode);
 	free(protocol);
@@ -333,10 +353,10 @@ out:
 	return rc;
 }
 
-/* The queues are gone: close the target (target_close is a no-op on one never opened). */
+/* The queues are gone: close the target (engine_close is a no-op on one never opened). */
 static void vbd_disconnect(struct device *dev)
 {
-	target_close(&dev->target);
+	engine_close(&dev->target);
 }
 
 /* Called on each look at a connected device. */
@@ -376,7 +396,7 @@ static void publish_size(struct device *dev, uint64_t size)
 
 static void vbd_check_size(struct device *dev)
 {
-	int64_t size = target_size(&dev->target);
+	int64_t size = engine_size(&dev->target);
 
 	if (size < 0 || (uint64_t)size == dev->last_size)
 		return;
