@@ -211,6 +211,7 @@ struct engine_queue {
 /* The engines built in. */
 extern const struct engine_ops engine_file_ops;         /* regular files (io_uring) */
 extern const struct engine_ops engine_blockdev_ops;     /* block devices: the same, named apart */
+extern const struct engine_ops engine_null_ops;         /* null:SIZE: reads zeroes, writes vanish */
 
 /*
  * Open the target spec names through the engine for its kind (VHA_TARGET_PATH:

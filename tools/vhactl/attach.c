@@ -21,6 +21,7 @@
 
 #include "vha/cli.h"
 #include "vha/sim.h"
+#include "vha/target.h"
 #include "vha/xenbus.h"
 #include "vhactl.h"
 
@@ -51,7 +52,9 @@ int ctl_attach(struct ctl *c, int argc, char **argv)
 	const char *target = NULL, *mode = "w", *type = "vbd", *devtype = "disk", *wait = "initwait";
 	const char *strategy = NULL;
 	double timeout = 10;
-	char be_dir[CTL_XS_PATH_MAX], fe_dir[CTL_XS_PATH_MAX], vname[CTL_NAME_MAX], abs_target[PATH_MAX];
+	char be_dir[CTL_XS_PATH_MAX], fe_dir[CTL_XS_PATH_MAX], vname[CTL_NAME_MAX], abs_target[VHA_TARGET_SPEC_MAX + 16];
+	char why[160];
+	struct vha_target_spec *spec = NULL;
 	struct vha_platform *p;
 	struct xs_handle *xs;
 	int opt, rc = VHA_EXIT_FAILURE, st;
@@ -75,9 +78,12 @@ int ctl_attach(struct ctl *c, int argc, char **argv)
 		case 'w': wait = optarg; break;
 		case 'g': strategy = optarg; break;
 		case 'h':
-			printf("vhactl attach --frontend-domid N --target PATH [--devid D|--vdev xvdX] [--mode w|r]\n"
+			printf("vhactl attach --frontend-domid N --target TARGET [--devid D|--vdev xvdX] [--mode w|r]\n"
 			       "  [--backend-domid B] [--type vbd] [--device-type disk|cdrom] [--timeout S]\n"
-			       "  [--wait initwait|connected] [--grant-strategy map|persistent|copy|adaptive]\n");
+			       "  [--wait initwait|connected] [--grant-strategy map|persistent|copy|adaptive]\n"
+			       "TARGET: /path, file:/path, blockdev:/dev/..., null:SIZE (reads zeroes, for benchmarks),\n"
+			       "  rbd:POOL/IMAGE[@SNAP][:conf=PATH][:id=NAME], nbd:unix:/path[:exportname=NAME],\n"
+			       "  nbd://HOST[:PORT][/EXPORT] (rbd and nbd: not supported by vha-backend yet)\n");
 			return VHA_EXIT_OK;
 		default: return vha_cli_bad_option(opt, argv);
 		}
@@ -87,7 +93,7 @@ int ctl_attach(struct ctl *c, int argc, char **argv)
 	if (fe <= 0)
 		return vha_cli_usage("attach: needs --frontend-domid N (1 to %d)", VHA_DOMID_MAX);
 	if (!target)
-		return vha_cli_usage("attach: needs --target PATH (a file or block device)");
+		return vha_cli_usage("attach: needs --target TARGET (a file, a block device, or null:SIZE)");
 	if (strcmp(mode, "w") && strcmp(mode, "r"))
 		return vha_cli_usage("attach: --mode takes w|r, not '%s'", mode);
 	if (strcmp(wait, "initwait") && strcmp(wait, "connected"))
@@ -95,10 +101,31 @@ int ctl_attach(struct ctl *c, int argc, char **argv)
 	if (strategy && strcmp(strategy, "map") && strcmp(strategy, "persistent") && strcmp(strategy, "copy") &&
 	    strcmp(strategy, "adaptive"))
 		return vha_cli_usage("attach: --grant-strategy takes map|persistent|copy|adaptive, not '%s'", strategy);
-	if (!realpath(target, abs_target)) {
-		vha_cli_error("attach: %s: %s", target, strerror(errno));
+	spec = malloc(sizeof(*spec));
+	if (!spec) {
+		vha_cli_error("attach: out of memory");
 		return VHA_EXIT_FAILURE;
 	}
+	if (vha_target_parse(target, spec, why, sizeof(why)) < 0) {
+		free(spec);
+		return vha_cli_usage("attach: bad --target: %s", why);
+	}
+	if (spec->kind == VHA_TARGET_PATH || spec->kind == VHA_TARGET_FILE || spec->kind == VHA_TARGET_BLOCKDEV) {
+		/* A path the backend opens from anywhere: absolute, with the engine prefix kept. */
+		char real[PATH_MAX];
+
+		if (!realpath(spec->path, real)) {
+			vha_cli_error("attach: %s: %s", spec->path, strerror(errno));
+			free(spec);
+			return VHA_EXIT_FAILURE;
+		}
+		snprintf(abs_target, sizeof(abs_target), "%s%s%s",
+			 spec->kind == VHA_TARGET_PATH ? "" : vha_target_kind_name(spec->kind),
+			 spec->kind == VHA_TARGET_PATH ? "" : ":", real);
+	} else {
+		snprintf(abs_target, sizeof(abs_target), "%s", target);
+	}
+	free(spec);
 	if (ctl_open_xs(c, NULL, &p, &xs) < 0)
 		return VHA_EXIT_FAILURE;
 	snprintf(be_dir, sizeof(be_dir), "/local/domain/%ld/backend/%s/%ld/%ld", be, type, fe, devid);

@@ -23,7 +23,7 @@ static void usage(FILE *out)
 		"  sim create-domain N [--name S]   create sim domain N (memory, xenstore, introduce)\n"
 		"  sim destroy-domain N [--timeout S]\n"
 		"                                   tear domain N down as the toolstack does on death\n"
-		"  attach --frontend-domid N --target PATH [--devid D|--vdev xvdX] [--mode w|r]\n"
+		"  attach --frontend-domid N --target TARGET [--devid D|--vdev xvdX] [--mode w|r]\n"
 		"         [--backend-domid B] [--type vbd] [--device-type disk|cdrom] [--timeout S]\n"
 		"         [--wait initwait|connected] [--grant-strategy map|persistent|copy|adaptive]\n"
 		"                                   write a disk's xenstore nodes as libxl does\n"
