@@ -10,7 +10,10 @@
 #     priority prefixes and no time; a JOURNAL_STREAM naming another file
 #     changes nothing;
 #  4. a --log-file that cannot be opened: exit 1 with the reason, nothing
-#     started.
+#     started;
+#  5. the package's logrotate snippet (debian/vha-backend.logrotate, its
+#     paths moved into the sim dir), run by logrotate when installed:
+#     rotated, and the daemon writes to a new file.
 # vha-test-timeout: 60
 . "$(dirname "$0")/lib.sh"
 STAMP='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
@@ -100,4 +103,19 @@ out=$("$B/vha-backend" --log-file "$SIM/no/such/dir/log" 2>&1); rc=$?
 echo "$out" | grep -q "^vha-backend: cannot open log file $SIM/no/such/dir/log: No such file or directory$" ||
 	fail "unexpected message: $out"
 [ -e "$SIM/run/backend-0/pid" ] && fail "a daemon started anyway"
+note "5. the logrotate snippet"
+if ! command -v logrotate >/dev/null; then
+	echo "note: logrotate is not installed (make deps installs it); case 5 not run"
+else
+	mkdir -p "$SIM/var-log"
+	start_backend --log-file "$SIM/var-log/vha-backend.log"
+	wait_line "$SIM/var-log/vha-backend.log" "serving"
+	sed -e "s|/var/log/vha-backend|$SIM/var-log|" -e "s|/run/vha-backend/pid|$SIM/run/backend-0/pid|g" \
+		"$(dirname "$0")/../../debian/vha-backend.logrotate" >"$SIM/logrotate.conf"
+	logrotate -f -s "$SIM/logrotate.state" "$SIM/logrotate.conf" || fail "logrotate failed"
+	[ -s "$SIM/var-log/vha-backend.log.1" ] || fail "logrotate did not rotate: $(ls "$SIM/var-log")"
+	wait_line "$SIM/var-log/vha-backend.log" "SIGHUP: log file reopened"
+	stop_backend
+	echo "rotated: $(ls "$SIM/var-log" | tr '\n' ' ')"
+fi
 echo PASS
