@@ -52,6 +52,7 @@ struct backend_config {
 	 */
 	bool direct_maps;
 	const char *state_dir;
+	const char *metrics_path;       /* --metrics: Prometheus text file, absolute; NULL: none */
 	enum grant_strategy strategy;   /* default; a device's "grant-strategy" node overrides */
 	unsigned int persistent_max;    /* grants cached per queue */
 	unsigned int copy_max;          /* adaptive: requests up to this many bytes are copied */
@@ -76,6 +77,9 @@ struct backend_config {
 #define STAT_SET(var, v) __atomic_store_n(&(var), (v), __ATOMIC_RELAXED)
 #define STAT_GET(var) __atomic_load_n(&(var), __ATOMIC_RELAXED)
 
+/* Latency histogram buckets: 50 µs to 10 s, 1-2.5-5 steps (stats.c). */
+#define LATENCY_BUCKETS 17
+
 struct queue_stats {
 	uint64_t requests, reads, writes, flushes, barriers, discards, indirect;
 	uint64_t buffered;              /* O_DIRECT device: requests on transient maps sent buffered */
@@ -89,7 +93,18 @@ struct queue_stats {
 	uint64_t grants_peak;           /* most grants mapped for requests at once */
 	uint64_t backlogged;            /* times requests waited in the ring for a slot or grant budget */
 	uint64_t bytes_peak;            /* most bytes of data in flight at once */
+	/*
+	 * Latency, request read off the ring to response: a count per bucket
+	 * (request_latency_le_us[i] or less; the last: more than all) and the
+	 * sum in microseconds.
+	 */
+	uint64_t latency[LATENCY_BUCKETS + 1];
+	uint64_t latency_sum_us;
 };
+
+/* The latency buckets' upper bounds in µs (stats.c), and the bucket of a latency. */
+extern const uint32_t request_latency_le_us[LATENCY_BUCKETS];
+unsigned int latency_bucket(uint64_t us);
 
 /*
  * stats.c: add s's counters into sum (the peaks: the higher). Reads s with
@@ -142,6 +157,7 @@ struct inflight {
 	uint64_t bytes;                 /* data bytes charged to the queue's in-flight budget */
 	struct iovec iov[VHA_BLKIF_MAX_SEGMENTS];
 	struct engine_io io;            /* the request's I/O on the device's engine */
+	uint64_t t_start_ns;            /* CLOCK_MONOTONIC when taken: for the latency histogram */
 	bool busy;
 };
 
@@ -219,6 +235,8 @@ struct device {
 	volatile int discard_unsupported;       /* set by a worker: withdraw feature-discard */
 	uint64_t last_size;             /* target size last published (online resize) */
 	struct engine target;           /* the storage it serves, through its engine */
+	char target_label[256];         /* the target as configured (params), for stats and metrics */
+	char vdev[32];                  /* the backend's "dev" node (xvda), for stats and metrics */
 	struct vha_blkif_limits limits;
 	struct device_budget budget;    /* reserved from the backend's pool while connected */
 	/*
@@ -281,6 +299,7 @@ struct backend {
 	struct device *devices[BACKEND_MAX_DEVICES];
 	struct budget_pool pool;        /* the totals, and what connected devices reserved */
 	unsigned int nr_devices;
+	struct vha_ratelimit metrics_rl;        /* "cannot write metrics": once per interval */
 };
 
 /* lock.c: how long a starting daemon waits for an earlier one to be gone. */

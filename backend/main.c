@@ -39,6 +39,7 @@ struct options {
 	const char *log_file;           /* --log-file, else a daemon's <state-dir>/log */
 	bool foreground;
 	bool use_syslog;
+	char *metrics_file;             /* --metrics, as given */
 	int log_level;
 	int direct_choice;              /* -1: the platform's default, 0: buffered, 1: O_DIRECT */
 	int direct_maps_choice;         /* -1: the platform's default, 0/1 */
@@ -97,6 +98,8 @@ static void usage(FILE *out)
 		"                             request (default: yes on sim; no on xen, where such requests go\n"
 		"                             through a second, buffered descriptor: docs/operations.md)\n"
 		"  --log-level LEVEL          error|warn|info|debug (default info)\n"
+		"  --metrics FILE             also write Prometheus metrics to FILE whenever stats.json is\n"
+		"                             written (node_exporter's textfile collector: name it *.prom)\n"
 		"  --help, --version\n\n"
 		"Signals: SIGTERM/SIGINT close every device and exit; SIGUSR2 exits leaving every device\n"
 		"live, for the next vha-backend to take over (what the systemd unit stops with);\n"
@@ -116,6 +119,7 @@ static const struct option long_opts[] = {
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "state-dir", required_argument, NULL, 's' },
 	{ "log-file", required_argument, NULL, 'L' },
+	{ "metrics", required_argument, NULL, 'X' },
 	{ "syslog", no_argument, NULL, 'y' },
 	{ "config", required_argument, NULL, 'c' },
 	{ "max-queues", required_argument, NULL, 'q' },
@@ -161,6 +165,37 @@ static int parse_bytes(const char *name, const char *arg, unsigned int max, unsi
 
 static int read_config(struct options *o, const char *file);
 
+/*
+ * The metrics file as an absolute path (the daemon leaves the working
+ * directory), in a directory that exists and is writable now: said at
+ * start rather than once a second later. 0, or -1 after printing why.
+ */
+static int metrics_path(const char *file, char *out, size_t size)
+{
+	char dir[STATE_FILE_MAX], cwd[STATE_DIR_MAX] = "";
+	char *slash;
+
+	if (file[0] != '/' && !getcwd(cwd, sizeof(cwd))) {
+		vha_cli_error("--metrics %s: cannot tell the current directory: %s", file, strerror(errno));
+		return -1;
+	}
+	if (snprintf(out, size, "%s%s%s", cwd, *cwd ? "/" : "", file) >= (int)size) {
+		vha_cli_error("--metrics %s: path too long", file);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", out);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(dir, W_OK) < 0) {
+		vha_cli_error("--metrics %s: cannot write in %s: %s", file, dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Apply one option; returns 0, or -1 after printing why. */
 static int apply_option(struct options *o, int c, const char *arg)
 {
@@ -185,6 +220,14 @@ static int apply_option(struct options *o, int c, const char *arg)
 		o->log_file = strdup(arg);
 		break;
 	case 'y': o->use_syslog = true; break;
+	case 'X':
+		if (!*arg) {
+			vha_cli_error("--metrics takes a path (node_exporter's textfile collector reads *.prom)");
+			return -1;
+		}
+		free(o->metrics_file);
+		o->metrics_file = strdup(arg);
+		break;
 	case 'c': return read_config(o, arg);
 	case 'q': return parse_num("max-queues", arg, 1, BACKEND_MAX_QUEUES, &o->cfg.max_queues);
 	case 'r': return parse_num("max-ring-order", arg, 0, VHA_BLKIF_MAX_RING_ORDER, &o->cfg.max_ring_order);
@@ -325,7 +368,7 @@ int main(int argc, char **argv)
 	};
 	struct backend be = { .wake_fd = -1 };
 	struct vha_platform *platform = NULL;
-	char state_dir[STATE_DIR_MAX], pidfile[STATE_FILE_MAX], logfile[STATE_FILE_MAX];
+	char state_dir[STATE_DIR_MAX], pidfile[STATE_FILE_MAX], logfile[STATE_FILE_MAX], metrics[STATE_FILE_MAX];
 	int ready[2] = { -1, -1 }, sfd = -1, lock_fd = -1, c, rc = VHA_EXIT_FAILURE;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct timespec now, last_watchdog = { 0 };
@@ -400,6 +443,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	o.cfg.state_dir = state_dir;
+	if (o.metrics_file && metrics_path(o.metrics_file, metrics, sizeof(metrics)) < 0)
+		goto out;
+	o.cfg.metrics_path = o.metrics_file ? metrics : NULL;
 
 	/* Daemonize before any thread exists; the parent exits once the child is serving. */
 	if (!o.foreground) {

@@ -46,8 +46,21 @@ static unsigned int slot_of(const struct queue *q, const struct vha_blkif_req *r
 	return (unsigned int)((const struct inflight *)((const char *)req - offsetof(struct inflight, req)) - q->slots);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void respond(struct queue *q, const struct vha_blkif_req *req, int16_t status)
 {
+	const struct inflight *s = (const struct inflight *)((const char *)req - offsetof(struct inflight, req));
+	uint64_t us = (now_ns() - s->t_start_ns) / 1000;
+
+	STAT_ADD(q->stats.latency[latency_bucket(us)], 1);
+	STAT_ADD(q->stats.latency_sum_us, us);
 	vha_blkif_back_respond(&q->back, req->id, req->operation, status);
 	journal_respond(&q->journal, slot_of(q, req), q->back.ring.rsp_prod_pvt - 1);
 	if (status != BLKIF_RSP_OKAY)
@@ -136,6 +149,7 @@ static void handle_request(struct queue *q, struct inflight *s)
 	enum vha_blkif_reject why;
 	int rc;
 
+	s->t_start_ns = now_ns();
 	STAT_ADD(q->stats.requests, 1);
 	why = vha_blkif_check_header(&dev->limits, req);
 	if (why == VHA_BLKIF_OK && req->indirect) {
@@ -364,10 +378,7 @@ static void push(struct queue *q)
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return now_ns() / 1000000u;
 }
 
 /*

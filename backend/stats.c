@@ -24,6 +24,7 @@
 #include <json-c/json.h>
 
 #include "backend.h"
+#include "metrics.h"
 
 #define STATS_SCHEMA "vha-stats"
 #define STATS_VERSION 1
@@ -51,11 +52,28 @@ void queue_stats_add(struct queue_stats *sum, const struct queue_stats *s)
 		sum->strategy[i] += STAT_GET(s->strategy[i]);
 	sum->resumed += STAT_GET(s->resumed);
 	sum->backlogged += STAT_GET(s->backlogged);
+	for (unsigned int i = 0; i <= LATENCY_BUCKETS; i++)
+		sum->latency[i] += STAT_GET(s->latency[i]);
+	sum->latency_sum_us += STAT_GET(s->latency_sum_us);
 	/* Peaks are the highest of any connection, not a sum. */
 	if (STAT_GET(s->grants_peak) > sum->grants_peak)
 		sum->grants_peak = STAT_GET(s->grants_peak);
 	if (STAT_GET(s->bytes_peak) > sum->bytes_peak)
 		sum->bytes_peak = STAT_GET(s->bytes_peak);
+}
+
+const uint32_t request_latency_le_us[LATENCY_BUCKETS] = {
+	50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000,
+};
+
+unsigned int latency_bucket(uint64_t us)
+{
+	unsigned int i = 0;
+
+	while (i < LATENCY_BUCKETS && us > request_latency_le_us[i])
+		i++;
+	return i;
 }
 
 /* {"key": value, "key": value}: json-c's spaced style without its spaces inside the braces. */
@@ -150,6 +168,35 @@ static bool append(struct json_object *array, struct json_object *v)
 	return true;
 }
 
+/* {"le_us": [bounds], "counts": [per bucket, one more: above them all], "sum_us": N} */
+static struct json_object *latency_json(const struct queue_stats *s)
+{
+	struct json_object *o = new_object(), *le = json_object_new_array(), *counts = json_object_new_array();
+	bool ok = o && le && counts;
+
+	for (unsigned int i = 0; ok && i < LATENCY_BUCKETS; i++)
+		ok = append(le, json_object_new_uint64(request_latency_le_us[i]));
+	for (unsigned int i = 0; ok && i <= LATENCY_BUCKETS; i++)
+		ok = append(counts, json_object_new_uint64(STAT_GET(s->latency[i])));
+	/* put takes its value either way: o has it, or it is freed. */
+	if (ok) {
+		ok = put(o, "le_us", le);
+		le = NULL;
+	}
+	if (ok) {
+		ok = put(o, "counts", counts);
+		counts = NULL;
+	}
+	ok = ok && put_u64(o, "sum_us", STAT_GET(s->latency_sum_us));
+	if (!ok) {
+		json_object_put(le);
+		json_object_put(counts);
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* The counters kept for the life of a device (docs/stats-schema.md, "totals"). */
 static struct json_object *totals_json(const struct device *dev)
 {
@@ -164,7 +211,8 @@ static struct json_object *totals_json(const struct device *dev)
 	     put_u64(o, "barriers", t.barriers) && put_u64(o, "discards", t.discards) &&
 	     put_u64(o, "indirect", t.indirect) && put_u64(o, "bytes_read", t.bytes_read) &&
 	     put_u64(o, "bytes_written", t.bytes_written) && put_u64(o, "errors", t.errors) &&
-	     put_u64(o, "rejected", t.rejected) && put_u64(o, "resumed", t.resumed);
+	     put_u64(o, "rejected", t.rejected) && put_u64(o, "resumed", t.resumed) &&
+	     put(o, "latency", latency_json(&t));
 	if (!ok) {
 		json_object_put(o);
 		return NULL;
@@ -220,7 +268,8 @@ static struct json_object *queue_json(const struct queue *q)
 	     put_u64(o, "backlogged", STAT_GET(s->backlogged)) && put_u64(o, "copy_budget", q->copy_budget) &&
 	     put_u64(o, "copy_bytes", STAT_GET(q->cbuf_total)) && put_u64(o, "bytes_budget", q->bytes_budget) &&
 	     put_u64(o, "bytes_inflight", STAT_GET(q->bytes_inflight)) &&
-	     put_u64(o, "bytes_peak", STAT_GET(s->bytes_peak)) && put(o, "grant_cache", grant_cache_json(&q->cache));
+	     put_u64(o, "bytes_peak", STAT_GET(s->bytes_peak)) && put(o, "grant_cache", grant_cache_json(&q->cache)) &&
+	     put(o, "latency", latency_json(s));
 	if (!ok) {
 		json_object_put(o);
 		return NULL;
@@ -240,6 +289,8 @@ static struct json_object *device_json(const struct backend *be, const struct de
 	     put_bool(o, "persistent", dev->persistent) && put_bool(o, "o_direct", dev->target.direct) &&
 	     put_u64(o, "sectors", dev->last_size >> 9) && put_bool(o, "closing", dev->stopping) &&
 	     put(o, "protocol", json_object_new_string(be->ops->name)) &&
+	     put(o, "vdev", json_object_new_string(dev->vdev)) &&
+	     put(o, "target", json_object_new_string(dev->target_label)) &&
 	     put_u64(o, "grant_budget", dev->budget.amount[BUDGET_GRANTS]) &&
 	     put_u64(o, "inflight_budget", dev->budget.amount[BUDGET_INFLIGHT]) &&
 	     put_u64(o, "copy_budget", dev->budget.amount[BUDGET_COPY]) &&
@@ -330,6 +381,14 @@ int backend_write_stats(struct backend *be)
 		rc = -errno;
 	if (rc == 0 && rename(tmp, path) != 0)
 		rc = -errno;
+	/* The metrics from the same document: the two files always agree. */
+	if (be->cfg.metrics_path) {
+		int mrc = metrics_write(be->cfg.metrics_path, doc);
+
+		if (mrc < 0)
+			vha_log_ratelimited(&be->metrics_rl, VHA_LOG_WARN, "cannot write metrics to %s: %s",
+					    be->cfg.metrics_path, strerror(-mrc));
+	}
 out:
 	json_object_put(doc);
 	return rc;

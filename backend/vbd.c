@@ -192,11 +192,21 @@ static void share_budget(struct device *dev, struct queue *q, bool resume)
 	q->bytes_budget = cfg->device_max_inflight_bytes / dev->nr_queues;
 }
 
+/* A label for stats.json and the metrics: printable ASCII only (both must be valid UTF-8), cut to fit. */
+static void label_copy(char *dst, size_t size, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src[i] && i + 1 < size; i++)
+		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
+	dst[i] = '\0';
+}
+
 static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
 {
 	struct backend *be = dev->be;
 	struct xs_handle *xs = be->xs;
-	char *params = NULL, *mode = NULL, *protocol = NULL, *devtype = NULL;
+	char *params = NULL, *mode = NULL, *protocol = NULL, *devtype = NULL, *vdev = NULL;
 	struct vha_target_spec *spec = NULL;
 	char why[160];
 	uint64_t nq = 1, fe_persistent = 0;
@@ -210,6 +220,10 @@ static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
 		rc = -EINVAL;
 		goto out;
 	}
+	/* What stats.json and the metrics call the device: its target and the guest's name for it. */
+	label_copy(dev->target_label, sizeof(dev->target_label), params);
+	if (vha_xs_read_str(xs, XBT_NULL, dev->be_path, "dev", &vdev) == 0)
+		label_copy(dev->vdev, sizeof(dev->vdev), vdev);
 	if (vha_xs_read_str(xs, XBT_NULL, dev->be_path, "mode", &mode) < 0)
 		mode = NULL;
 	dev->readonly = mode && mode[0] == 'r';
@@ -350,6 +364,7 @@ out:
 	free(mode);
 	free(protocol);
 	free(devtype);
+	free(vdev);
 	return rc;
 }
 

@@ -12,7 +12,7 @@ set -eu
 
 # What `make` (programs, tests, man pages) needs, and what running the tests adds.
 build="build-essential pkg-config libxen-dev liburing-dev libcmocka-dev libsystemd-dev libjson-c-dev scdoc"
-run="xenstore-utils fio python3 logrotate"
+run="xenstore-utils fio python3 python3-prometheus-client logrotate"
 base="$build $run"
 extra=""
 check=0
