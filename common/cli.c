@@ -5,8 +5,10 @@
  * because printing is what it is for.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +130,28 @@ int vha_cli_usage(const char *fmt, ...)
 	return VHA_EXIT_USAGE;
 }
 
+static const struct option *global_options;
+
+void vha_cli_set_global_options(const struct option *globals)
+{
+	global_options = globals;
+}
+
+/* Whether "--name" or "--name=value" is one of the global options. */
+static bool is_global_option(const char *arg)
+{
+	size_t len;
+
+	if (!global_options || strncmp(arg, "--", 2) != 0)
+		return false;
+	arg += 2;
+	len = strcspn(arg, "=");
+	for (const struct option *o = global_options; o->name; o++)
+		if (strlen(o->name) == len && strncmp(o->name, arg, len) == 0)
+			return true;
+	return false;
+}
+
 int vha_cli_bad_option(int c, char *const argv[])
 {
 	const char *arg = optind > 0 && argv[optind - 1] != NULL ? argv[optind - 1] : "";
@@ -137,6 +161,9 @@ int vha_cli_bad_option(int c, char *const argv[])
 
 	if (c == ':')
 		return vha_cli_usage("option '%s' needs an argument", name);
+	if (is_global_option(name))
+		return vha_cli_usage("%s is a global option: it goes before the command (%s %s ... COMMAND ...)",
+				     name, prog_name, name);
 	return vha_cli_usage("unknown option '%s'", name);
 }
 

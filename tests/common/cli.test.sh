@@ -90,6 +90,12 @@ expect_usage vhactl stats --bogus
 	{ echo "FAIL: attach --mode x: unclear message"; failures=$((failures + 1)); }
 "$B/vha-frontend" --rw sideways bench 2>&1 | grep -q "randread|randwrite|read|write|randrw, not 'sideways'" ||
 	{ echo "FAIL: --rw sideways: unclear message"; failures=$((failures + 1)); }
+# A global option after the command: said where it goes (issue 14), not just "unknown".
+expect_usage vhactl attach --platform sim --frontend-domid 1 --target /dev/null
+"$B/vhactl" attach --platform sim 2>&1 | grep -q "^vhactl: --platform is a global option: it goes before the command" ||
+	{ echo "FAIL: attach --platform: not said to be a global option"; failures=$((failures + 1)); }
+"$B/vhactl" attach --bogus 2>&1 | grep -q "^vhactl: unknown option '--bogus'$" ||
+	{ echo "FAIL: attach --bogus: not an unknown option"; failures=$((failures + 1)); }
 # The program name once, never twice ("vhactl: vhactl attach: ...").
 if "$B/vhactl" sim frobnicate 2>&1 | grep -q "vhactl.*vhactl"; then
 	echo "FAIL: vhactl names itself twice"; failures=$((failures + 1))

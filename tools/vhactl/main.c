@@ -94,6 +94,8 @@ int main(int argc, char **argv)
 	c.self_dir = n > 0 ? dirname(self) : ".";
 	if (optind >= argc)
 		return vha_cli_usage("a command is required (" CTL_COMMANDS ")");
+	/* A command refusing --platform and the like says where they go. */
+	vha_cli_set_global_options(opts);
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;

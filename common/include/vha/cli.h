@@ -68,6 +68,15 @@ int vha_cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int vha_cli_bad_option(int c, char *const argv[]);
 
 /*
+ * The program's global options (a getopt_long table, kept by the caller),
+ * for a program whose commands parse options of their own: an option of
+ * this table refused by a command is then named as a global option that
+ * goes before the command. NULL: none.
+ */
+struct option;
+void vha_cli_set_global_options(const struct option *globals);
+
+/*
  * Parse the argument of option `name` (printed as "--name"; a name with a
  * space or starting with '-' is printed as given) with vha_parse_u64. On
  * error prints "prog: --name wants a number from MIN to MAX, not 'ARG'"
