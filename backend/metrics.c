@@ -16,9 +16,12 @@
  * reconnects, which Prometheus' rate() treats as a counter reset).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -273,14 +276,27 @@ int metrics_write(const char *path, struct json_object *doc)
 {
 	char tmp[4200];
 	FILE *f;
-	int rc = 0;
+	int fd, rc = 0;
 
-	/* The textfile collector reads *.prom: a temporary name it ignores, renamed over. */
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+	/*
+	 * The textfile collector reads *.prom: a temporary name it ignores,
+	 * renamed over. The directory is shared (node_exporter's user and
+	 * other collectors write there): the name is new and created here
+	 * (O_EXCL, so never a symlink or fifo someone planted), not a fixed
+	 * one that could lead a root daemon's write anywhere.
+	 */
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	f = fopen(tmp, "w");
-	if (!f)
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
+	/* node_exporter runs as its own user: others may read it, as stats.json. */
+	if (fchmod(fd, 0644) != 0 || !(f = fdopen(fd, "w"))) {
+		rc = -errno;
+		close(fd);
+		unlink(tmp);
+		return rc;
+	}
 	write_metrics(f, doc);
 	if (ferror(f))
 		rc = -EIO;
