@@ -12,6 +12,8 @@
 #  6. a device mounted here (a /proc/mounts stand-in, VHA_HOTPLUG_MOUNTS):
 #     w refused, r refused read-write but allowed read-only;
 #  7. a file loop-mounted here for real (root, mkfs.ext4, mount): refused.
+#  8. another name of the same file that no path resolution finds (a hard
+#     link): refused, the file is compared by device and inode;
 set -u
 cd "$(dirname "$0")/../.."
 B=${VHA_BUILD:-$PWD/build}
@@ -148,4 +150,13 @@ else
 	disk 1 w "$img"
 	expect_ok 1 "w once unmounted"
 fi
+note "8. a hard link to another guest's disk"
+xenstore-rm backend/vbd
+ln "$img" "$D/hard.img" || fail "ln"
+disk 1 w "$img"
+expect_ok 1 "w, alone"
+disk 2 w "$D/hard.img"
+expect_refused 2 "w through a hard link" "is already domain 1's disk 51712 (mode w)"
+rm -f "$D/hard.img"
+
 echo PASS
