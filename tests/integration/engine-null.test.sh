@@ -56,5 +56,20 @@ for target in rbd:pool/image@snap:id=admin nbd:unix:/run/nbd.sock nbd://127.0.0.
 	"$B/vhactl" detach --frontend-domid 1 --devid 51728 --force >/dev/null 2>&1
 done
 "$B/vha-frontend" --domid 1 read --offset 0 --length 64k --out "$SIM/back" || fail "xvda broken by the others"
+note "vhactl resize: a null target is no file; a file: target is its file"
+"$B/vhactl" resize --frontend-domid 1 --devid 51712 --size 128m >/dev/null 2>"$SIM/err"
+rc=$?
+[ $rc -eq 1 ] || fail "resize of null:64m exited $rc"
+grep -q "is a null target" "$SIM/err" || fail "resize of null: unclear: $(cat "$SIM/err")"
+img=$(make_image prefixed.img 4)
+"$B/vhactl" attach --frontend-domid 1 --devid 51744 --target "file:$img" >/dev/null || fail "attach file:"
+# Connected while it grows: the backend publishes the new size to a connected frontend.
+"$B/vha-frontend" --domid 1 --devid 51744 bench --rw randread --bs 4k --iodepth 4 --runtime 4 >/dev/null 2>&1 &
+bp=$!
+sleep 1
+"$B/vhactl" resize --frontend-domid 1 --devid 51744 --size 8m >/dev/null 2>"$SIM/err" ||
+	fail "resize of a file: target: $(cat "$SIM/err")"
+wait $bp || fail "bench on the file: target"
+[ "$(stat -c %s "$img")" = 8388608 ] || fail "the file: target's file was not grown"
 backend_alive || fail "backend died"
 echo "PASS"

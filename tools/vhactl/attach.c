@@ -308,7 +308,9 @@ int ctl_resize(struct ctl *c, int argc, char **argv)
 	const char *type = "vbd", *state_dir = NULL, *size_arg = NULL;
 	bool shrink = false;
 	double timeout = 10;
-	char be_dir[CTL_XS_PATH_MAX], path[PATH_MAX], *params = NULL;
+	char be_dir[CTL_XS_PATH_MAX], path[PATH_MAX], *params = NULL, why[160];
+	static struct vha_target_spec spec;     /* large: not on the stack */
+	const char *target;
 	unsigned long long size = 0;
 	uint64_t sectors = 0;
 	struct vha_platform *p;
@@ -360,14 +362,25 @@ int ctl_resize(struct ctl *c, int argc, char **argv)
 		vha_cli_error("resize: no device %s", be_dir);
 		goto out;
 	}
-	if (stat(params, &st) != 0) {
-		vha_cli_error("resize: %s: %s", params, strerror(errno));
+	/* params as the backend reads it: "file:/x" is the file /x; null:, rbd: and nbd: are no file. */
+	if (vha_target_parse(params, &spec, why, sizeof(why)) < 0) {
+		vha_cli_error("resize: the device's target is not valid: %s", why);
+		goto out;
+	}
+	if (spec.kind != VHA_TARGET_PATH && spec.kind != VHA_TARGET_FILE && spec.kind != VHA_TARGET_BLOCKDEV) {
+		vha_cli_error("resize: %s is a %s target: vhactl resizes files and block devices only", params,
+			      vha_target_kind_name(spec.kind));
+		goto out;
+	}
+	target = spec.path;
+	if (stat(target, &st) != 0) {
+		vha_cli_error("resize: %s: %s", target, strerror(errno));
 		goto out;
 	}
 	if (size_arg) {
 		if (!S_ISREG(st.st_mode)) {
 			vha_cli_error("resize: %s is not a regular file: resize the device itself, then run "
-				      "this without --size", params);
+				      "this without --size", target);
 			goto out;
 		}
 		if (size < (unsigned long long)st.st_size && !shrink) {
@@ -375,8 +388,8 @@ int ctl_resize(struct ctl *c, int argc, char **argv)
 				      "there (use --shrink if it does not)", size, (long long)st.st_size);
 			goto out;
 		}
-		if (truncate(params, (off_t)size) != 0) {
-			vha_cli_error("resize: truncate %s: %s", params, strerror(errno));
+		if (truncate(target, (off_t)size) != 0) {
+			vha_cli_error("resize: truncate %s: %s", target, strerror(errno));
 			goto out;
 		}
 	}
@@ -392,11 +405,11 @@ int ctl_resize(struct ctl *c, int argc, char **argv)
 		kill(pid, SIGHUP);
 	if (!size_arg) {
 		/* The size the backend will see: a file's length, or a block device's BLKGETSIZE64. */
-		int fd = open(params, O_RDONLY | O_CLOEXEC);
+		int fd = open(target, O_RDONLY | O_CLOEXEC);
 		uint64_t bytes = 0;
 
 		if (fd < 0 || (S_ISBLK(st.st_mode) ? ioctl(fd, BLKGETSIZE64, &bytes) != 0 : fstat(fd, &st) != 0)) {
-			vha_cli_error("resize: %s: %s", params, strerror(errno));
+			vha_cli_error("resize: %s: %s", target, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			goto out;
