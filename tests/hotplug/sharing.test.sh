@@ -136,6 +136,17 @@ else
 	unset VHA_HOTPLUG_MOUNTS
 fi
 
+note "9. targets with no local path (engines) are not stat'ed"
+for t in null:64m rbd:pool/image nbd:unix:/run/nbd.sock; do
+	xenstore-rm backend/vbd
+	disk 1 w "$t"
+	expect_ok 1 "$t"
+	disk 2 w "$t"
+	expect_ok 2 "$t beside domain 1's (the engine's own sharing rules apply)"
+done
+disk 1 w "$D/no-such-file"
+expect_refused 1 "a path that does not exist" "is neither a block device nor a regular file"
+
 note "7. a file loop-mounted here for real"
 xenstore-rm backend/vbd
 if [ "$(id -u)" != 0 ] || ! command -v mkfs.ext4 >/dev/null; then
