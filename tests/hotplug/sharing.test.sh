@@ -136,7 +136,7 @@ else
 	unset VHA_HOTPLUG_MOUNTS
 fi
 
-note "9. targets with no local path (engines) are not stat'ed"
+note "10. targets with no local path (engines) are not stat'ed"
 for t in null:64m rbd:pool/image nbd:unix:/run/nbd.sock; do
 	xenstore-rm backend/vbd
 	disk 1 w "$t"
