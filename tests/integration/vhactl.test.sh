@@ -27,6 +27,16 @@ note "a guest cannot read another guest's nodes"
 "$B/vhactl" sim create-domain 2 >/dev/null || fail "create domain 2"
 XENSTORED_PATH=$SIM/xenstore/domain-2.sock xenstore-read /local/domain/1/device/vbd/51712/backend 2>/dev/null &&
 	fail "domain 2 read domain 1's node"
+note "list: xenstore text reaches the terminal without control characters"
+# A params node with an escape sequence, as a hand-written node or a driver domain could leave it
+# (xenstore-write takes \x1b as an escape; the raw byte is what a hostile writer would send).
+esc=$(printf '\033')
+"$B/vhactl" attach --frontend-domid 1 --devid 51728 --target "$img" --mode r >/dev/null || fail "attach 51728"
+xs xenstore-write /local/domain/0/backend/vbd/1/51728/params "/x${esc}[2J${esc}]0;pwned" || fail "write params"
+"$B/vhactl" list >"$SIM/list.txt" || fail "list"
+grep -q "$esc" "$SIM/list.txt" && fail "vhactl list printed an escape character"
+grep -q '/x?\[2J?\]0;pwned' "$SIM/list.txt" || fail "the params not shown sanitised: $(cat "$SIM/list.txt")"
+"$B/vhactl" detach --frontend-domid 1 --devid 51728 --force >/dev/null 2>&1
 note "list --json: a vha-list document"
 "$B/vhactl" list --json >"$SIM/list.json" || fail "list --json"
 state=$("$B/vhactl" list | awk '$2 == 1 && $4 == 51712 {print $5}')

@@ -22,6 +22,7 @@
 
 #include "vha/cli.h"
 #include "vha/sim.h"
+#include "vha/log.h"
 #include "vha/xenbus.h"
 #include "vhactl.h"
 
@@ -35,11 +36,22 @@ struct list_entry {
 	const char *target;                     /* NULL: no params node */
 };
 
+/*
+ * Xenstore's text goes to a terminal: control characters (escape
+ * sequences a driver domain or a hand-written node could carry) become '?'.
+ */
 static void print_entry(const struct list_entry *e)
 {
-	printf("%-8s %-8s %-6s %-8s %-14s %-14s %s\n", e->backend_domid, e->frontend_domid, e->type, e->devid,
+	char bd[16], fd[16], type[16], devid[16], target[512];
+
+	vha_sanitize(bd, e->backend_domid, sizeof(bd));
+	vha_sanitize(fd, e->frontend_domid, sizeof(fd));
+	vha_sanitize(type, e->type, sizeof(type));
+	vha_sanitize(devid, e->devid, sizeof(devid));
+	vha_sanitize(target, e->target ? e->target : "-", sizeof(target));
+	printf("%-8s %-8s %-6s %-8s %-14s %-14s %s\n", bd, fd, type, devid,
 	       e->backend_state >= 0 ? vha_xenbus_state_name(e->backend_state) : "-",
-	       e->frontend_state >= 0 ? vha_xenbus_state_name(e->frontend_state) : "-", e->target ? e->target : "-");
+	       e->frontend_state >= 0 ? vha_xenbus_state_name(e->frontend_state) : "-", target);
 }
 
 /* Add v as o's key; false (v released) if it could not be. */
