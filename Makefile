@@ -227,7 +227,7 @@ FUZZ_BUILD := build-fuzz
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
 fuzz: $(FUZZ_BINS)
 # Guest-facing parsers outside common/ that fuzz targets may exercise.
-FUZZ_EXTRA_SRCS := $(filter-out tools/simxenstored/main.c,$(wildcard tools/simxenstored/*.c)) backend/journal.c
+FUZZ_EXTRA_SRCS := $(filter-out tools/simxenstored/main.c,$(wildcard tools/simxenstored/*.c)) backend/journal.c $(wildcard backend/scsi_emul*.c)
 # Per target: more sources, and the libraries (default: all of PKG_LIBS).
 FUZZ_TARGET_SRCS =
 FUZZ_LIBS = $(PKG_LIBS)
@@ -237,6 +237,7 @@ FUZZ_BACKEND_SRCS := $(filter-out backend/main.c $(FUZZ_EXTRA_SRCS),$(wildcard b
 $(FUZZ_BUILD)/fuzz_xenbus_handshake: FUZZ_TARGET_SRCS = $(FUZZ_BACKEND_SRCS) tests/fuzz/xs_inproc.c
 $(FUZZ_BUILD)/fuzz_xenbus_handshake: FUZZ_LIBS = $(filter-out -lxenstore,$(PKG_LIBS))
 $(FUZZ_BUILD)/fuzz_xenbus_handshake: $(FUZZ_BACKEND_SRCS) $(wildcard backend/*.h) tests/fuzz/xs_inproc.c tests/fuzz/xs_inproc.h
+$(FUZZ_BUILD)/fuzz_scsi_emul: $(wildcard backend/scsi_emul*.h)
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(COMMON_SRCS) $(FUZZ_EXTRA_SRCS) | $(DEPS_STAMP)
 	$(Q)scripts/install-deps.sh --fuzz
 	@mkdir -p $(dir $@)
