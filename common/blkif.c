@@ -9,15 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ring_access.h"
 #include "vha/blkif.h"
-
-/*
- * Keeps the compiler from re-reading a field from shared memory instead of
- * from the private copy just made: after this point the copy is the only
- * source. (Without it, the optimiser may legally forward loads from the
- * slot, recreating the XSA-155 double fetch.)
- */
-#define blkif_compiler_barrier() __asm__ __volatile__("" ::: "memory")
 
 /* One ring slot in every native layout we decode. */
 union blkif_slot {
@@ -112,7 +105,7 @@ void vha_blkif_copy_request(const void *slot, struct vha_blkif_req *out)
 
 	/* The one and only read of guest memory for this request. */
 	memcpy(&s, slot, sizeof(s));
-	blkif_compiler_barrier();
+	ring_compiler_barrier();
 
 	out->operation = s.rw.operation;
 	out->op = decode_op(s.rw.operation);
@@ -241,7 +234,7 @@ void vha_blkif_load_indirect(struct vha_blkif_req *req, const void *const *pages
 			n = VHA_BLKIF_SEGS_PER_INDIRECT_PAGE;
 		/* The one read of this guest page. */
 		memcpy(copy, pages[page], n * sizeof(copy[0]));
-		blkif_compiler_barrier();
+		ring_compiler_barrier();
 		for (i = 0; i < n; i++)
 			decode_seg(&req->seg[done + i], &copy[i]);
 		done += n;
@@ -327,27 +320,7 @@ enum vha_blkif_reject vha_blkif_validate(const struct vha_blkif_limits *lim, str
 
 /* ------------------------------- rings -------------------------------- */
 
-/*
- * The ring macros of <xen/io/ring.h> expect the includer to supply the
- * barriers (the kernel's, or xenctrl.h's). These are the same orderings
- * expressed with compiler builtins, so no Xen library is needed for them.
- */
-#ifndef xen_mb
-/* Full barrier: orders earlier stores against later loads (store-load). */
-#define xen_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
-/* Read barrier: later loads stay after earlier loads. */
-#define xen_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-/* Write barrier: earlier stores become visible before later stores. */
-#define xen_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-#endif
-
-/*
- * Single loads and stores of the peer-visible indexes. The peer changes
- * them at any moment; a plain access would let the compiler tear, repeat or
- * cache the access, and every value we act on must be read exactly once.
- */
-#define ring_read_once(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define ring_write_once(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+/* Barriers (xen_mb/rmb/wmb) and single index accesses: common/ring_access.h. */
 
 #define RING_BYTES(nr_pages) ((size_t)(nr_pages) * 4096u)
 

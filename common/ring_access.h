@@ -2,8 +2,7 @@
 /*
  * Private to common/: the barriers <xen/io/ring.h> expects its includer to
  * supply, and single loads/stores of the peer-visible ring indexes. Shared
- * by the ring code of each protocol (common/vscsiif.c; common/blkif.c keeps
- * its own copy of the same definitions).
+ * by the ring code of each protocol (common/blkif.c, common/vscsiif.c).
  */
 #ifndef VHA_RING_ACCESS_H
 #define VHA_RING_ACCESS_H
