@@ -345,25 +345,7 @@ void vha_blkif_back_init(struct vha_blkif_back *b, void *sring, unsigned int nr_
 
 int vha_blkif_back_snapshot(struct vha_blkif_back *b, RING_IDX *prod)
 {
-	RING_IDX p = ring_read_once(&b->ring.sring->req_prod);
-	RING_IDX unconsumed = p - b->ring.req_cons;
-
-	/*
-	 * Read barrier: the loads of request slots up to p must not be
-	 * performed before the load of req_prod above. Pairs with the
-	 * frontend's write barrier between filling slots and publishing
-	 * req_prod (RING_PUSH_REQUESTS*).
-	 */
-	xen_rmb();
-	/*
-	 * A frontend can have at most a ring of requests without responses
-	 * (RING_REQUEST_PROD_OVERFLOW); and req_prod never moves backwards,
-	 * which the second test catches as a huge unsigned distance.
-	 */
-	if (RING_REQUEST_PROD_OVERFLOW(&b->ring, p) || unconsumed > RING_SIZE(&b->ring))
-		return -EPROTO;
-	*prod = p;
-	return (int)unconsumed;
+	return RING_BACK_SNAPSHOT(&b->ring, prod);
 }
 
 const void *vha_blkif_back_slot(struct vha_blkif_back *b, RING_IDX idx)
@@ -395,29 +377,9 @@ bool vha_blkif_back_push(struct vha_blkif_back *b)
 	return notify;
 }
 
-/* XEN_RING_NR_UNCONSUMED_REQUESTS, reading req_prod once. */
-static RING_IDX back_unconsumed(const struct vha_blkif_back *b)
-{
-	RING_IDX req = ring_read_once(&b->ring.sring->req_prod) - b->ring.req_cons;
-	RING_IDX rsp = RING_SIZE(&b->ring) - (b->ring.req_cons - b->ring.rsp_prod_pvt);
-
-	return req < rsp ? req : rsp;
-}
-
 bool vha_blkif_back_final_check(struct vha_blkif_back *b)
 {
-	if (back_unconsumed(b))
-		return true;
-	ring_write_once(&b->ring.sring->req_event, b->ring.req_cons + 1);
-	/*
-	 * Full barrier: the req_event store must be visible before req_prod
-	 * is read again. Otherwise a frontend pushing now could read the old
-	 * req_event (no notify) while we read the old req_prod (no work) and
-	 * both sides sleep. Pairs with the full barrier in
-	 * RING_PUSH_REQUESTS_AND_CHECK_NOTIFY.
-	 */
-	xen_mb();
-	return back_unconsumed(b) != 0;
+	return RING_BACK_FINAL_CHECK(&b->ring);
 }
 
 void vha_blkif_front_init(struct vha_blkif_front *f, void *sring, unsigned int nr_pages)
@@ -454,19 +416,11 @@ bool vha_blkif_front_push(struct vha_blkif_front *f)
 
 int vha_blkif_front_take_response(struct vha_blkif_front *f, struct blkif_response *rsp)
 {
-	RING_IDX prod = ring_read_once(&f->ring.sring->rsp_prod);
+	int ready = RING_FRONT_RESPONSE_READY(&f->ring);
 
-	/*
-	 * Read barrier: the response slot is loaded only after rsp_prod
-	 * says it is there. Pairs with the backend's write barrier in
-	 * RING_PUSH_RESPONSES*.
-	 */
-	xen_rmb();
-	/* More responses than requests we produced: a broken backend. */
-	if (prod - f->ring.rsp_cons > f->ring.req_prod_pvt - f->ring.rsp_cons)
-		return -EPROTO;
-	if (prod == f->ring.rsp_cons)
-		return 0;
+	if (ready <= 0)
+		return ready;   /* none yet, or more responses than requests: a broken backend */
+	/* The one read of this response slot. */
 	memcpy(rsp, RING_GET_RESPONSE(&f->ring, f->ring.rsp_cons), sizeof(*rsp));
 	f->ring.rsp_cons++;
 	return 1;
@@ -474,14 +428,5 @@ int vha_blkif_front_take_response(struct vha_blkif_front *f, struct blkif_respon
 
 bool vha_blkif_front_final_check(struct vha_blkif_front *f)
 {
-	if (ring_read_once(&f->ring.sring->rsp_prod) != f->ring.rsp_cons)
-		return true;
-	ring_write_once(&f->ring.sring->rsp_event, f->ring.rsp_cons + 1);
-	/*
-	 * Full barrier: rsp_event must be visible before rsp_prod is read
-	 * again, or a backend pushing now and this check could both miss
-	 * each other. Pairs with RING_PUSH_RESPONSES_AND_CHECK_NOTIFY.
-	 */
-	xen_mb();
-	return ring_read_once(&f->ring.sring->rsp_prod) != f->ring.rsp_cons;
+	return RING_FRONT_FINAL_CHECK(&f->ring);
 }

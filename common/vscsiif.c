@@ -427,26 +427,7 @@ void vha_vscsiif_back_init(struct vha_vscsiif_back *b, void *sring)
 
 int vha_vscsiif_back_snapshot(struct vha_vscsiif_back *b, RING_IDX *prod)
 {
-	RING_IDX p = ring_read_once(&b->ring.sring->req_prod);
-	RING_IDX unconsumed = p - b->ring.req_cons;
-
-	/*
-	 * Read barrier: the loads of request slots up to p must not be
-	 * performed before the load of req_prod above. Pairs with the
-	 * frontend's write barrier between filling slots and publishing
-	 * req_prod (RING_PUSH_REQUESTS*).
-	 */
-	xen_rmb();
-	/*
-	 * A frontend can have at most a ring of requests without responses
-	 * (RING_REQUEST_PROD_OVERFLOW, what Linux scsiback calls "bogus ring
-	 * requests"); req_prod moving backwards shows up as a huge unsigned
-	 * distance in the second test.
-	 */
-	if (RING_REQUEST_PROD_OVERFLOW(&b->ring, p) || unconsumed > RING_SIZE(&b->ring))
-		return -EPROTO;
-	*prod = p;
-	return (int)unconsumed;
+	return RING_BACK_SNAPSHOT(&b->ring, prod);
 }
 
 const void *vha_vscsiif_back_slot(struct vha_vscsiif_back *b, RING_IDX idx)
@@ -468,28 +449,9 @@ bool vha_vscsiif_back_push(struct vha_vscsiif_back *b)
 	return notify;
 }
 
-/* XEN_RING_NR_UNCONSUMED_REQUESTS, reading req_prod once. */
-static RING_IDX back_unconsumed(const struct vha_vscsiif_back *b)
-{
-	RING_IDX req = ring_read_once(&b->ring.sring->req_prod) - b->ring.req_cons;
-	RING_IDX rsp = RING_SIZE(&b->ring) - (b->ring.req_cons - b->ring.rsp_prod_pvt);
-
-	return req < rsp ? req : rsp;
-}
-
 bool vha_vscsiif_back_final_check(struct vha_vscsiif_back *b)
 {
-	if (back_unconsumed(b))
-		return true;
-	ring_write_once(&b->ring.sring->req_event, b->ring.req_cons + 1);
-	/*
-	 * Full barrier: the req_event store must be visible before req_prod
-	 * is read again, or a frontend pushing now and this check could both
-	 * miss each other and sleep. Pairs with the full barrier in
-	 * RING_PUSH_REQUESTS_AND_CHECK_NOTIFY.
-	 */
-	xen_mb();
-	return back_unconsumed(b) != 0;
+	return RING_BACK_FINAL_CHECK(&b->ring);
 }
 
 void vha_vscsiif_front_init(struct vha_vscsiif_front *f, void *sring)
@@ -520,19 +482,10 @@ bool vha_vscsiif_front_push(struct vha_vscsiif_front *f)
 
 int vha_vscsiif_front_take_response(struct vha_vscsiif_front *f, struct vscsiif_response *rsp)
 {
-	RING_IDX prod = ring_read_once(&f->ring.sring->rsp_prod);
+	int ready = RING_FRONT_RESPONSE_READY(&f->ring);
 
-	/*
-	 * Read barrier: the response slot is loaded only after rsp_prod says
-	 * it is there. Pairs with the backend's write barrier in
-	 * RING_PUSH_RESPONSES*.
-	 */
-	xen_rmb();
-	/* More responses than requests we produced: a broken backend. */
-	if (prod - f->ring.rsp_cons > f->ring.req_prod_pvt - f->ring.rsp_cons)
-		return -EPROTO;
-	if (prod == f->ring.rsp_cons)
-		return 0;
+	if (ready <= 0)
+		return ready;   /* none yet, or more responses than requests: a broken backend */
 	/* The one read of this response slot. */
 	memcpy(rsp, RING_GET_RESPONSE(&f->ring, f->ring.rsp_cons), sizeof(*rsp));
 	f->ring.rsp_cons++;
