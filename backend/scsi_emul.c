@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "scsi_emul_impl.h"
+#include "vha/vscsiif.h"
 
 enum {
 	OP_TEST_UNIT_READY = 0x00,
@@ -40,14 +41,12 @@ enum {
 
 #define SAI_READ_CAPACITY16 0x10
 
+/* The protocol layer's fixed-format sense: one builder for the emulation and the ring. */
+_Static_assert(SCSI_EMUL_SENSE_LEN == VHA_VSCSIIF_SENSE_FIXED_LEN, "fixed-format sense is 18 bytes");
+
 void scsi_emul_sense(uint8_t sense[SCSI_EMUL_SENSE_LEN], uint8_t key, uint8_t asc, uint8_t ascq)
 {
-	memset(sense, 0, SCSI_EMUL_SENSE_LEN);
-	sense[0] = 0x70;                        /* current error, fixed format, no INFORMATION */
-	sense[2] = key & 0x0f;
-	sense[7] = SCSI_EMUL_SENSE_LEN - 8;     /* additional sense length */
-	sense[12] = asc;
-	sense[13] = ascq;
+	vha_vscsiif_sense_fixed(sense, key, asc, ascq);
 }
 
 void emul_fail(struct emul_cmd *cmd, uint8_t key, uint16_t asc)
@@ -65,10 +64,8 @@ void emul_fail(struct emul_cmd *cmd, uint8_t key, uint16_t asc)
 /* Sense-key specific field pointer (SPC, "Field pointer"): SKSV, C/D, the byte. */
 static void field_pointer(struct emul_cmd *cmd, bool in_cdb, unsigned int byte)
 {
-	uint8_t *s = cmd->res->sense;
-
-	s[15] = 0x80 | (in_cdb ? 0x40 : 0);
-	put_be16(s + 16, (uint16_t)(byte > 0xffff ? 0xffff : byte));
+	/* No bit pointer (8: none). */
+	vha_vscsiif_sense_set_field(cmd->res->sense, in_cdb, (uint16_t)(byte > 0xffff ? 0xffff : byte), 8);
 }
 
 void emul_bad_cdb(struct emul_cmd *cmd, unsigned int byte)
