@@ -201,6 +201,31 @@ static void close_device(struct device *dev, int fe_state)
 		dev->stopping = true;
 }
 
+/*
+ * Is the frontend's domain still there? XS_IS_DOMAIN_INTRODUCED is a
+ * privileged request: in a driver domain xenstored refuses it (EACCES) and
+ * libxenstore answers false, which made every device look like its guest had
+ * died, so none ever reached InitWait. Refused counts as alive: a frontend
+ * whose domain goes away is still seen by its directory going (the toolstack
+ * removes /local/domain/<id>) and by @releaseDomain with online=0.
+ */
+static bool frontend_alive(struct xs_handle *xs, vha_domid_t domid)
+{
+	static bool told;
+
+	errno = 0;
+	if (xs_is_domain_introduced(xs, domid))
+		return true;
+	if (errno != EACCES && errno != EPERM)
+		return false;
+	if (!told) {
+		told = true;
+		vha_info("xenstore refuses to say whether a domain exists (not privileged: a driver domain); "
+			 "a frontend counts as gone when its directory is removed");
+	}
+	return true;
+}
+
 /* Re-evaluate one device against what xenstore says now. Returns false if the device must go. */
 static bool evaluate(struct device *dev)
 {
@@ -239,7 +264,7 @@ static bool evaluate(struct device *dev)
 	}
 	vha_xs_read_uint(xs, XBT_NULL, dev->be_path, "online", 1, &online);
 	fe_state = vha_xenbus_read_state(xs, XBT_NULL, dev->fe_path);
-	fe_alive = xs_is_domain_introduced(xs, dev->fe_domid);
+	fe_alive = frontend_alive(xs, dev->fe_domid);
 
 	if (__atomic_load_n(&dev->broken, __ATOMIC_ACQUIRE) && dev->phase == DEV_CONNECTED) {
 		device_error(dev, "ring broken; device closed");

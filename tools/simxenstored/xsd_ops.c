@@ -340,7 +340,8 @@ static const struct op ops[] = {
 	[XS_MKDIR] = { op_mkdir, OP_PATH },
 	[XS_RM] = { op_rm, OP_PATH },
 	[XS_SET_PERMS] = { op_set_perms, OP_PATH | OP_DATA },
-	[XS_IS_DOMAIN_INTRODUCED] = { op_is_domain_introduced, 0 },
+	/* Privileged in Xen's xenstored too: a driver domain gets EACCES. */
+	[XS_IS_DOMAIN_INTRODUCED] = { op_is_domain_introduced, OP_PRIVILEGED },
 	[XS_RESET_WATCHES] = { op_reset_watches, 0 },
 };
 
