@@ -41,6 +41,7 @@ static void usage(FILE *out)
 		"  info                                  geometry and negotiated features\n"
 		"  read [--offset B] [--length B] [--out FILE]   (default: whole disk to stdout)\n"
 		"  write --in FILE [--offset B]\n"
+		"  discard [--offset B] [--length B]   (default: to the end of the disk)\n"
 		"  verify [--pattern] [--length B] [--random N --seed S --max-size B --shadow FILE\n"
 		"         --stop-file F]   (random: stops early once file F exists)\n"
 		"  bench [--rw randread|randwrite|read|write|randrw] [--bs 4k] [--iodepth 32]\n"
@@ -183,6 +184,26 @@ static int cmd_write(struct vha_front *f, struct args *a)
 		vha_cli_error("write failed: %s", strerror(-rc));
 	fclose(in);
 	free(buf);
+	return rc ? VHA_EXIT_FAILURE : VHA_EXIT_OK;
+}
+
+static int cmd_discard(struct vha_front *f, struct args *a)
+{
+	const struct vha_front_info *i = vha_front_get_info(f);
+	uint64_t size = i->sectors * 512;
+	int rc;
+
+	if (!i->discard) {
+		vha_cli_error("discard: the backend does not offer it");
+		return VHA_EXIT_FAILURE;
+	}
+	if (a->offset > size) {
+		vha_cli_error("discard: --offset is past the end of the disk");
+		return VHA_EXIT_FAILURE;
+	}
+	rc = vha_front_discard(f, a->offset, a->have_length ? a->length : size - a->offset);
+	if (rc)
+		vha_cli_error("discard failed: %s", strerror(-rc));
 	return rc ? VHA_EXIT_FAILURE : VHA_EXIT_OK;
 }
 
@@ -542,13 +563,13 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return vha_cli_usage("a command is required (info|read|write|verify|bench)");
+		return vha_cli_usage("a command is required (info|read|write|discard|verify|bench)");
 	if (optind != argc - 1)
 		return vha_cli_usage("unexpected argument '%s'", argv[optind + 1]);
 	a.cmd = argv[optind];
-	if (strcmp(a.cmd, "info") && strcmp(a.cmd, "read") && strcmp(a.cmd, "write") && strcmp(a.cmd, "verify") &&
-	    strcmp(a.cmd, "bench"))
-		return vha_cli_usage("unknown command '%s' (info|read|write|verify|bench)", a.cmd);
+	if (strcmp(a.cmd, "info") && strcmp(a.cmd, "read") && strcmp(a.cmd, "write") && strcmp(a.cmd, "discard") &&
+	    strcmp(a.cmd, "verify") && strcmp(a.cmd, "bench"))
+		return vha_cli_usage("unknown command '%s' (info|read|write|discard|verify|bench)", a.cmd);
 	if (strcmp(a.rw, "randread") && strcmp(a.rw, "randwrite") && strcmp(a.rw, "read") && strcmp(a.rw, "write") &&
 	    strcmp(a.rw, "randrw"))
 		return vha_cli_usage("--rw takes randread|randwrite|read|write|randrw, not '%s'", a.rw);
@@ -584,6 +605,8 @@ int main(int argc, char **argv)
 		rc = cmd_read(f, &a);
 	else if (!strcmp(a.cmd, "write"))
 		rc = cmd_write(f, &a);
+	else if (!strcmp(a.cmd, "discard"))
+		rc = cmd_discard(f, &a);
 	else if (!strcmp(a.cmd, "verify"))
 		rc = a.random_ops > 0 ? verify_random(f, &a) : verify_pattern(f, &a);
 	else
