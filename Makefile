@@ -53,7 +53,9 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fPIC -pthread 
 # One link line's libraries serve every program: --as-needed keeps in each
 # binary only those it uses (liburing ends up in vha-backend alone).
 LDFLAGS += -pthread -Wl,--as-needed $(SAN_FLAGS)
-LDLIBS = $(PKG_LIBS) -lrt
+# librbd/librados: vha-backend's rbd engine (Debian 12's librbd-dev ships no .pc file).
+RBD_LIBS = $(shell pkg-config --libs librbd 2>/dev/null || echo -lrbd -lrados)
+LDLIBS = $(PKG_LIBS) $(RBD_LIBS) -lrt
 
 # The libraries, lowest layer last on the link line.
 COMMON_SRCS := $(wildcard common/*.c common/sim/*.c)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Storage engines: what lies below the data path. A device opens its
- * target through one engine (file, blockdev, null; later rbd, nbd), and
+ * target through one engine (file, blockdev, null, rbd; later nbd), and
  * each of its queues drives the engine through a per-queue context, in the
  * manner of SPDK's bdev_module.h function tables.
  *
@@ -212,6 +212,7 @@ struct engine_queue {
 extern const struct engine_ops engine_file_ops;         /* regular files (io_uring) */
 extern const struct engine_ops engine_blockdev_ops;     /* block devices: the same, named apart */
 extern const struct engine_ops engine_null_ops;         /* null:SIZE: reads zeroes, writes vanish */
+extern const struct engine_ops engine_rbd_ops;          /* rbd:...: a Ceph RBD image through librbd (engine_rbd.c) */
 
 /*
  * Open the target spec names through the engine for its kind (VHA_TARGET_PATH:

@@ -13,6 +13,9 @@ set -eu
 # What `make` (programs, tests, man pages) needs, and what running the tests adds.
 build="build-essential pkg-config libxen-dev liburing-dev libcmocka-dev libsystemd-dev libjson-c-dev scdoc"
 run="xenstore-utils fio python3 python3-prometheus-client logrotate"
+# The rbd engine builds on librbd; its test runs a 1-node Ceph cluster (tests/lib/ceph-mini.sh).
+build="$build librbd-dev"
+run="$run ceph-mon ceph-osd ceph-common"
 base="$build $run"
 extra=""
 check=0
