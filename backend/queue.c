@@ -59,6 +59,15 @@ static void respond(struct queue *q, const struct vha_blkif_req *req, int16_t st
 	const struct inflight *s = (const struct inflight *)((const char *)req - offsetof(struct inflight, req));
 	uint64_t us = (now_ns() - s->t_start_ns) / 1000;
 
+	/*
+	 * A response per request taken, never more: one more would land in a
+	 * slot the frontend may be filling with its next request. (A bug of
+	 * ours, were it to happen: the device closes instead.)
+	 */
+	if (q->back.ring.rsp_prod_pvt == q->back.ring.req_cons) {
+		queue_fail(q, "internal error: a response with no request taken left for it");
+		return;
+	}
 	STAT_ADD(q->stats.latency[latency_bucket(us)], 1);
 	STAT_ADD(q->stats.latency_sum_us, us);
 	vha_blkif_back_respond(&q->back, req->id, req->operation, status);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <xenstore.h>
@@ -328,7 +329,16 @@ static int harvest(struct vha_front *f, struct fqueue *q)
 			break;
 		/* Never complete the wrong request: the id must name one outstanding, with its operation. */
 		if (rsp.id >= f->nslots || !q->slots[rsp.id].busy || q->slots[rsp.id].operation != rsp.operation) {
-			front_mark_broken(f, "response with an unknown id or the wrong operation");
+			char why[160];
+
+			/* What was wrong, and where in the ring: enough to tell a duplicate from a stray. */
+			snprintf(why, sizeof(why),
+				 "response with an unknown id or the wrong operation (id %llu op %u status %d at rsp %u; "
+				 "that id %s)", (unsigned long long)rsp.id, rsp.operation, rsp.status,
+				 q->ring.ring.rsp_cons - 1,
+				 rsp.id >= f->nslots ? "is out of range" :
+				 !q->slots[rsp.id].busy ? "is not outstanding" : "is outstanding with another operation");
+			front_mark_broken(f, why);
 			return -EIO;
 		}
 		s = &q->slots[rsp.id];
