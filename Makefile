@@ -36,8 +36,8 @@ endif
 CC ?= cc
 # libsystemd: vha-backend's sd_notify (readiness, watchdog), a no-op when
 # it is not run by systemd. json-c: stats.json, written by vha-backend and
-# read by vhactl and the tests.
-PKGS := xengnttab xenevtchn xenstore xentoollog liburing libsystemd json-c
+# read by vhactl and the tests. libnbd: vha-backend's nbd engine.
+PKGS := xengnttab xenevtchn xenstore xentoollog liburing libsystemd json-c libnbd
 # Fetching flags needs pkg-config, which may not be installed yet on a fresh
 # machine: the deps stamp below installs it, and these are evaluated lazily.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

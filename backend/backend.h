@@ -66,6 +66,7 @@ struct backend_config {
 	uint64_t total_copy_buffers;            /* bytes of copy buffers, across all devices */
 	uint64_t total_memory;                  /* bytes the devices' queues allocate, across all devices */
 	bool resume;                    /* keep journals; take over live rings after a restart */
+	unsigned int nbd_timeout_ms;    /* nbd: I/O waits this long for a lost server, then fails */
 };
 
 /*

@@ -33,6 +33,9 @@ int engine_open(struct engine *e, const struct vha_target_spec *spec, bool writa
 	case VHA_TARGET_RBD:
 		e->ops = &engine_rbd_ops;
 		break;
+	case VHA_TARGET_NBD:
+		e->ops = &engine_nbd_ops;
+		break;
 	default:
 		snprintf(e->why, sizeof(e->why), "the %s engine is not built into this vha-backend (not supported yet)",
 			 vha_target_kind_name(spec->kind));

@@ -163,6 +163,8 @@ struct engine {
 	bool direct_wanted;             /* file/blockdev: O_DIRECT if the filesystem takes it */
 	bool buffered_twin;             /* file/blockdev: with O_DIRECT, also a buffered descriptor for
 					 * ENGINE_IO_TRANSIENT I/O (backend_config.direct_maps off) */
+	unsigned int timeout_ms;        /* nbd: how long I/O waits for a lost server before failing
+					 * with -EIO (0: the engine's default) */
 	/* Geometry, set by open; size updated by the device on a resize. Read-only for workers. */
 	uint64_t size;                  /* bytes */
 	uint32_t logical_block;         /* 512 or 4096 */
@@ -213,11 +215,12 @@ extern const struct engine_ops engine_file_ops;         /* regular files (io_uri
 extern const struct engine_ops engine_blockdev_ops;     /* block devices: the same, named apart */
 extern const struct engine_ops engine_null_ops;         /* null:SIZE: reads zeroes, writes vanish */
 extern const struct engine_ops engine_rbd_ops;          /* rbd:...: a Ceph RBD image through librbd (engine_rbd.c) */
+extern const struct engine_ops engine_nbd_ops;          /* nbd:...: an NBD server through libnbd (engine_nbd.c) */
 
 /*
  * Open the target spec names through the engine for its kind (VHA_TARGET_PATH:
  * file, which also serves block devices). -EPROTONOSUPPORT, with e->why
- * set: an engine this build lacks (rbd, nbd). Returns 0 or -errno.
+ * set: an engine this build lacks (rbd). Returns 0 or -errno.
  */
 int engine_open(struct engine *e, const struct vha_target_spec *spec, bool writable);
 /* Close what engine_open opened; idempotent. Keeps direct_wanted and buffered_twin. */

@@ -97,6 +97,8 @@ static void usage(FILE *out)
 		"                             let O_DIRECT use grant mappings that are unmapped right after the\n"
 		"                             request (default: yes on sim; no on xen, where such requests go\n"
 		"                             through a second, buffered descriptor: docs/operations.md)\n"
+		"  --nbd-timeout SECONDS      nbd targets: how long I/O waits for a lost NBD server to come\n"
+		"                             back before it fails with an I/O error (default 30)\n"
 		"  --log-level LEVEL          error|warn|info|debug (default info)\n"
 		"  --metrics FILE             also write Prometheus metrics to FILE whenever stats.json is\n"
 		"                             written (node_exporter's textfile collector: name it *.prom)\n"
@@ -141,6 +143,7 @@ static const struct option long_opts[] = {
 	{ "direct", no_argument, NULL, 'd' },
 	{ "no-direct-maps", no_argument, NULL, 'm' },
 	{ "direct-maps", no_argument, NULL, 'M' },
+	{ "nbd-timeout", required_argument, NULL, 'O' },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -261,6 +264,14 @@ static int apply_option(struct options *o, int c, const char *arg)
 	case 'd': o->direct_choice = 1; break;
 	case 'm': o->direct_maps_choice = 0; break;
 	case 'M': o->direct_maps_choice = 1; break;
+	case 'O': {
+		unsigned int seconds;
+
+		if (parse_num("nbd-timeout", arg, 1, 86400, &seconds) < 0)
+			return -1;
+		o->cfg.nbd_timeout_ms = seconds * 1000u;
+		break;
+	}
 	case 'l':
 		o->log_level = vha_log_parse_level(arg);
 		if (o->log_level < 0) {
@@ -357,7 +368,7 @@ int main(int argc, char **argv)
 	static struct options o = {
 		.cfg = { .type = "vbd", .max_ring_order = VHA_BLKIF_MAX_RING_ORDER, .max_indirect_segments = 256,
 			 .direct = true, .strategy = GS_ADAPTIVE, .persistent_max = 1056, .copy_max = 131072,
-			 .copy_buffer_max = 32u << 20, .resume = true, .device_max_inflight = 1024,
+			 .copy_buffer_max = 32u << 20, .resume = true, .nbd_timeout_ms = 30000, .device_max_inflight = 1024,
 			 .device_max_grants = 16384, .total_max_grants = 61440, .total_max_inflight = 16384,
 			 .device_max_inflight_bytes = UINT64_C(16) << 20,
 			 .total_copy_buffers = UINT64_C(512) << 20, .total_memory = UINT64_C(1) << 30 },

@@ -262,6 +262,7 @@ static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
 	}
 	dev->target.direct_wanted = be->cfg.direct;
 	dev->target.buffered_twin = !be->cfg.direct_maps;
+	dev->target.timeout_ms = be->cfg.nbd_timeout_ms;
 	rc = engine_open(&dev->target, spec, !dev->readonly);
 	if (rc < 0) {
 		device_error(dev, "cannot open %s: %s", params, dev->target.why[0] ? dev->target.why : strerror(-rc));

@@ -16,6 +16,9 @@ run="xenstore-utils fio python3 python3-prometheus-client logrotate"
 # The rbd engine builds on librbd; its test runs a 1-node Ceph cluster (tests/lib/ceph-mini.sh).
 build="$build librbd-dev"
 run="$run ceph-mon ceph-osd ceph-common"
+# The nbd engine builds on libnbd; its test serves exports with nbdkit (memory and file plugins).
+build="$build libnbd-dev"
+run="$run nbdkit"
 base="$build $run"
 extra=""
 check=0
