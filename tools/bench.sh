@@ -81,6 +81,44 @@ echo
 echo "ratio = vha IOPS / fio io_uring IOPS on the same file ($(df --output=fstype "$SIM" | tail -1), O_DIRECT), ${RUNTIME}s per job."
 echo "vha path: vha-frontend (sim domain 1, bounce buffers) -> 1-page ring, 1 queue -> vha-backend io_uring,"
 echo "grant strategy adaptive (persistent grants negotiated)."
+
+# The protocol alone: the null engine (null:SIZE; reads are zeroes, writes
+# dropped), so the storage costs nothing and what is left is the ring, the
+# grants and the two processes. Against fio's own null engine, which costs
+# nothing either: its latency is the floor, and the difference is what vha
+# adds. IOPS per backend core: IOPS over the CPU seconds vha-backend spent per
+# wall second (utime + stime from /proc, the whole process).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+BPID=$(cat "$SIM/run/backend-0/pid")
+HZ=$(getconf CLK_TCK)
+"$B/vhactl" sim create-domain 2 >/dev/null || exit 1
+"$B/vhactl" attach --frontend-domid 2 --target null:1g --grant-strategy persistent >/dev/null || exit 1
+echo
+echo "Protocol alone: vha over the null engine (persistent grants, zero-copy pool buffers) vs fio's null engine"
+printf '%-22s | %10s %9s %9s | %10s %12s | %14s\n' job "vha IOPS" "p50 us" "p99 us" "fio IOPS" "fio p50 us" "IOPS/backend core"
+printf -- '-%.0s' $(seq 100); echo
+for spec in "randread 4k 1 1" "randwrite 4k 1 1" "randread 4k 32 1" "randwrite 4k 32 1" "randread 4k 32 2" "randwrite 4k 32 2"; do
+	set -- $spec
+	rw=$1 bs=$2 qd=$3 nq=$4
+	t0=$(cpu_ticks "$BPID"); w0=$(date +%s.%N)
+	v=$("$B/vha-frontend" --domid 2 --queues "$nq" --zero-copy bench --rw "$rw" --bs "$bs" --iodepth "$qd" \
+		--runtime "$RUNTIME" --json)
+	t1=$(cpu_ticks "$BPID"); w1=$(date +%s.%N)
+	iops=$(echo "$v" | json_num iops); p50=$(echo "$v" | json_num lat_p50_us); p99=$(echo "$v" | json_num lat_p99_us)
+	per_core=$(awk -v i="${iops:-0}" -v t=$((t1 - t0)) -v hz="$HZ" -v w0="$w0" -v w1="$w1" \
+		'BEGIN { c = t / hz / (w1 - w0); if (c > 0) printf "%.0f", i / c; else print "n/a" }')
+	if [ "${rw#rand}" = write ]; then key=write; else key=read; fi
+	read -r fiops fp50 < <(fio --name=null --ioengine=null --rw="$rw" --bs="$bs" --iodepth="$qd" --size=1g \
+		--runtime="$RUNTIME" --time_based --output-format=json 2>/dev/null | python3 -c '
+import json, sys
+j = json.load(sys.stdin)["jobs"][0][sys.argv[1]]
+print("%.0f %.1f" % (j["iops"], j["clat_ns"]["percentile"]["50.000000"] / 1000))' "$key" 2>/dev/null)
+	printf '%-22s | %10.0f %9s %9s | %10.0f %12s | %14s\n' "$rw $bs qd$qd ${nq}q" "${iops:-0}" "${p50:-?}" \
+		"${p99:-?}" "${fiops:-0}" "${fp50:-?}" "$per_core"
+done
+echo "At QD1, vha's p50 minus fio null's is the round trip vha adds (frontend + ring + backend + response)."
+echo "fio's null engine completes inside fio: its IOPS is fio's own ceiling, not a storage number."
+"$B/vhactl" detach --frontend-domid 2 --devid 51712 >/dev/null 2>&1
 [ "${BENCH_FEATURES:-1}" = 1 ] || exit 0
 
 # The feature on/off table: each row changes one thing from the default.
