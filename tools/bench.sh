@@ -119,6 +119,10 @@ done
 echo "At QD1, vha's p50 minus fio null's is the round trip vha adds (frontend + ring + backend + response)."
 echo "fio's null engine completes inside fio: its IOPS is fio's own ceiling, not a storage number."
 "$B/vhactl" detach --frontend-domid 2 --devid 51712 >/dev/null 2>&1
+
+# The nbd engine against fio's nbd engine on one nbdkit export (skipped without nbdkit).
+echo
+VHA_BUILD=$B "$(dirname "$0")/bench-nbd.sh" "$RUNTIME"
 [ "${BENCH_FEATURES:-1}" = 1 ] || exit 0
 
 # The feature on/off table: each row changes one thing from the default.
