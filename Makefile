@@ -107,6 +107,7 @@ help:
 	@echo "make demo       the main job: the simulated platform, a disk, real I/O, a summary"
 	@echo "make bench      benchmark vha against raw io_uring on the same file"
 	@echo "make bench-fairness  a normal guest's IOPS beside a greedy and a storming guest, as ratios"
+	@echo "make bench-rbd  vha over rbd vs fio's rbd engine on a 1-node Ceph cluster (4k rand QD32, 128k read)"
 	@echo "make check-xen  the real-Xen end-to-end suite under QEMU"
 	@echo "make soak       long soak runs: 1000 attach/detach cycles, 100 backend kills under ordered writes"
 	@echo "make docs-img   redraw docs/img/*.png from their .dot sources (installs graphviz)"
@@ -127,7 +128,7 @@ help:
 # and stops at once, naming the missing packages and `make deps`.
 # INSTALL_DEPS=0 (the Debian package build, whose Build-Depends
 # dpkg-buildpackage checks) does neither.
-DEPS_GOALS := deps check check-asan check-tsan demo bench bench-fairness soak check-xen check-fuzz fuzz-long
+DEPS_GOALS := deps check check-asan check-tsan demo bench bench-fairness bench-rbd soak check-xen check-fuzz fuzz-long
 DEPS_INSTALL := $(if $(filter $(DEPS_GOALS),$(MAKECMDGOALS)),1)
 INSTALL_DEPS ?= 1
 deps: $(DEPS_STAMP)
@@ -262,6 +263,11 @@ bench: all
 .PHONY: bench-fairness
 bench-fairness: all
 	$(Q)BUILD=$(BUILD) tools/bench-fairness.sh
+
+# vha over rbd vs fio's rbd engine on a throwaway 1-node Ceph cluster (tools/bench-rbd.sh).
+.PHONY: bench-rbd
+bench-rbd: all
+	$(Q)BUILD=$(BUILD) tools/bench-rbd.sh
 
 check-xen: all
 	$(Q)BUILD=$(BUILD) tests/xen/run.sh
