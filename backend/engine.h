@@ -220,7 +220,8 @@ extern const struct engine_ops engine_nbd_ops;          /* nbd:...: an NBD serve
 /*
  * Open the target spec names through the engine for its kind (VHA_TARGET_PATH:
  * file, which also serves block devices). -EPROTONOSUPPORT, with e->why
- * set: an engine this build lacks (rbd). Returns 0 or -errno.
+ * set: a kind no engine serves (none today: every kind has one). Returns 0
+ * or -errno.
  */
 int engine_open(struct engine *e, const struct vha_target_spec *spec, bool writable);
 /* Close what engine_open opened; idempotent. Keeps direct_wanted and buffered_twin. */
