@@ -9,7 +9,9 @@
 #  4. a snapshot: read-only, writes refused, reads match `rbd export`;
 #  5. vha-backend SIGKILLed and restarted under write load: no acknowledged
 #     write lost (the new backend takes the image's exclusive lock over);
-#  6. a monitor nobody answers at attach: an error node that says so, and
+#  6. the OSD stopped and started again under random writes: I/O stalls,
+#     then goes on, nothing acknowledged lost;
+#  7. a monitor nobody answers at attach: an error node that says so, and
 #     the other disk carries on.
 # Skipped (77) when Ceph is not installed or does not start here.
 # vha-test-timeout: 300
@@ -105,7 +107,26 @@ rbd export --no-progress rbd/disk "$SIM/export2" || fail "rbd export after resta
 cmp "$SIM/export2" "$SIM/shadow" || fail "the image differs from the shadow of acknowledged writes"
 note "$(grep -c "taken over from an earlier backend" "$SIM/run/backend-0/log") takeovers"
 
-note "6. a monitor that does not answer at attach: an error node, the rest carries on"
+note "6. the OSD stopped and started again under load: I/O stalls, then goes on"
+rm -f "$SIM/stop"
+"$B/vha-frontend" --domid 1 --queues 2 verify --random 1000000 --seed 13 --max-size 128k \
+	--shadow "$SIM/shadow" --stop-file "$SIM/stop" >"$SIM/verify.log" 2>&1 &
+fe=$!
+sleep 1
+t1=$SECONDS
+ceph_stop_osd || fail "the OSD did not stop"
+sleep 1
+ceph_start_osd
+ceph_wait_osd_up || fail "the OSD did not come back"
+note "OSD down and back up in $((SECONDS - t1)) s"
+sleep 2
+touch "$SIM/stop"
+wait $fe || { cat "$SIM/verify.log"; fail "verify across the OSD restart reported an error"; }
+grep "random verify" "$SIM/verify.log"
+rbd export --no-progress rbd/disk "$SIM/export3" || fail "rbd export after the OSD restart"
+cmp "$SIM/export3" "$SIM/shadow" || fail "the image differs from the shadow after the OSD restart"
+
+note "7. a monitor that does not answer at attach: an error node, the rest carries on"
 sed "s/^mon host = .*/mon host = v2:127.0.0.1:$((CEPH_PORT + 77))/" "$CEPH_CONF" >"$SIM/nomon.conf"
 t1=$SECONDS
 "$B/vhactl" attach --frontend-domid 1 --devid 51744 --target "rbd:rbd/disk:conf=$SIM/nomon.conf" >/dev/null ||

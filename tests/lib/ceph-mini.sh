@@ -8,8 +8,9 @@
 #   ceph_start DIR             start; sets CEPH_CONF (exported); returns 1 with the logs shown on failure
 #   ceph_stop                  kill the daemons by recorded PID (SIGKILL: memstore's data is thrown
 #                              away) and remove DIR; safe to call twice; call it from the test's trap
-#   ceph_kill_osd / ceph_start_osd   stop and start the OSD again (its memstore content survives only a
-#                              graceful stop, so tests kill it only with I/O they can repeat)
+#   ceph_stop_osd / ceph_start_osd / ceph_wait_osd_up   stop the OSD (SIGTERM: memstore keeps its
+#                              content only through a graceful stop, which writes it to DIR/osd.0),
+#                              start it again, wait until the monitor has it up
 #
 # Ports: the monitor on CEPH_PORT (default: a free one from 41000-48999), the OSD
 # in CEPH_PORT+100..+199, so tests can run side by side.
@@ -64,11 +65,20 @@ ceph_start_osd() {
 	disown $!
 }
 
-ceph_kill_osd() {
+ceph_stop_osd() {
 	local p
 	p=$(cat "$CEPH_DIR/pids/osd.0.pid")
-	kill -KILL "$p" 2>/dev/null
-	while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
+	kill -TERM "$p" 2>/dev/null
+	for _ in $(seq 600); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.05; done
+	return 1
+}
+
+ceph_wait_osd_up() {
+	for _ in $(seq 300); do
+		ceph osd dump 2>/dev/null | grep -q '^osd.0 up' && return 0
+		sleep 0.2
+	done
+	return 1
 }
 
 ceph_start() {
@@ -126,6 +136,9 @@ osd objectstore = memstore
 memstore device bytes = $((${CEPH_OSD_MB:-1024} * 1024 * 1024))
 memstore page set = true
 memstore page size = 4096
+# A SIGTERM unmounts the store, so memstore writes its content out and a restarted OSD has it
+# (fast shutdown skips that).
+osd fast shutdown = false
 osd max object name len = 460
 osd max object namespace len = 64
 osd scrub begin hour = 0
@@ -156,11 +169,7 @@ EOF
 	ceph-osd -c "$CEPH_CONF" -i 0 --mkfs --osd-uuid "$uuid" >"$d/log/osd.0.mkfs.out" 2>&1 ||
 		{ echo "ceph-mini: osd mkfs failed"; ceph_show_logs; return 1; }
 	ceph_start_osd
-	for i in $(seq 300); do
-		ceph osd dump 2>/dev/null | grep -q '^osd.0 up' && break
-		[ "$i" = 300 ] && { echo "ceph-mini: the OSD did not come up"; ceph_show_logs; return 1; }
-		sleep 0.2
-	done
+	ceph_wait_osd_up || { echo "ceph-mini: the OSD did not come up"; ceph_show_logs; return 1; }
 	ceph osd pool create rbd 8 8 >/dev/null 2>&1 || { echo "ceph-mini: pool create failed"; return 1; }
 	# Blocks until the PGs are active: the readiness barrier (no mgr here).
 	timeout 60 rbd pool init rbd || { echo "ceph-mini: rbd pool init failed"; ceph_show_logs; return 1; }
