@@ -61,10 +61,10 @@ _vha_frontend()
 	# One command; options may come before or after it.
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		info|read|write|verify|bench) COMPREPLY=(); return 0 ;;
+		info|read|write|discard|verify|bench) COMPREPLY=(); return 0 ;;
 		esac
 	done
-	COMPREPLY=($(compgen -W "info read write verify bench" -- "$cur"))
+	COMPREPLY=($(compgen -W "info read write discard verify bench" -- "$cur"))
 }
 
 _vhactl()
