@@ -238,7 +238,7 @@ FUZZ_LIBS = $(PKG_LIBS)
 # xenstored in-process: tests/fuzz/xs_inproc.c replaces libxenstore.
 FUZZ_BACKEND_SRCS := $(filter-out backend/main.c $(FUZZ_EXTRA_SRCS),$(wildcard backend/*.c))
 $(FUZZ_BUILD)/fuzz_xenbus_handshake: FUZZ_TARGET_SRCS = $(FUZZ_BACKEND_SRCS) tests/fuzz/xs_inproc.c
-$(FUZZ_BUILD)/fuzz_xenbus_handshake: FUZZ_LIBS = $(filter-out -lxenstore,$(PKG_LIBS))
+$(FUZZ_BUILD)/fuzz_xenbus_handshake: FUZZ_LIBS = $(filter-out -lxenstore,$(PKG_LIBS)) $(RBD_LIBS)
 $(FUZZ_BUILD)/fuzz_xenbus_handshake: $(FUZZ_BACKEND_SRCS) $(wildcard backend/*.h) tests/fuzz/xs_inproc.c tests/fuzz/xs_inproc.h
 $(FUZZ_BUILD)/fuzz_scsi_emul: $(wildcard backend/scsi_emul*.h)
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(COMMON_SRCS) $(FUZZ_EXTRA_SRCS) | $(DEPS_STAMP)
