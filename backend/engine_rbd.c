@@ -13,10 +13,11 @@
  * settings are librbd's to read.
  *
  * Data path: reads and writes are rbd_aio_readv / rbd_aio_writev on the
- * request's own iovecs. librbd does not copy a write's buffers when no
- * writeback cache is in use and holds the completion until its last
- * reference to them is gone, so ENGINE_IO_TRANSIENT mappings are safe to
- * unmap at completion. A flush is rbd_aio_flush; a flush with data (blkif's
+ * request's own iovecs: vha copies nothing. librbd either copies a write's
+ * buffers itself (rbd_disable_zero_copy_writes, true by default, or a
+ * writeback cache) or holds the completion until its last reference to them
+ * is gone, and fills a read's iovecs before completing it; either way
+ * ENGINE_IO_TRANSIENT mappings are safe to unmap at completion. A flush is rbd_aio_flush; a flush with data (blkif's
  * barrier write, or the flush with payload blkfront sends for FUA) writes
  * the data first and flushes when that write has completed: blkif has no
  * FUA bit, and write-then-flush is what FUA means on any rbd cache setting.
