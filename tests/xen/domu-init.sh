@@ -127,6 +127,44 @@ vha_frontend_checks() { # vdev
 	done
 }
 
+# One fio verify pass on /dev/xvda (cases 11 and 12): randwrite over 4 MiB
+# (4k or 64k, queue depth 16), then fio reads it all back and checks every
+# block's crc32c. Counts into $failed (any I/O error or verify mismatch:
+# fio's err) and $crashed. fio killed by a signal after it reported err=0
+# with everything written and read back is a user program crashing at exit
+# under TCG (XENLAB.md): counted apart, not a failure.
+fio_pass() { # pass-number
+	bs=4k; [ $(($1 % 2)) = 0 ] && bs=64k
+	: >/tmp/fio.out
+	timeout 180 fio --name=v --filename=/dev/xvda --direct=1 --ioengine=libaio --rw=randwrite --bs=$bs \
+		--iodepth=16 --size=4m --offset=$((($1 % 8) * 4))m --verify=crc32c --do_verify=1 \
+		--verify_fatal=1 --randrepeat=0 --minimal >/tmp/fio.out 2>/tmp/fio.err
+	rc=$?
+	set -- $1 $(awk -F';' 'NF > 100 {print $5, $49, $8, $47, $6}' /tmp/fio.out)
+	say "FIO pass=$1 bs=$bs rc=$rc err=${2:-none} wiops=${3:-0} riops=${4:-0} wkib=${5:-0} rkib=${6:-0}"
+	# fio's own words: a verify mismatch is always a failure; a process of fio's killed
+	# by a signal (the main one: rc > 128; a job process: "got signal") is TCG's.
+	if grep -q -i -E 'verify|bad magic|crc32c' /tmp/fio.err; then
+		failed=$((failed + 1)); echo "G: FIO-ERROR pass $1 (verify): $(head -c 400 /tmp/fio.err | tr '\n' ' ')"
+	elif [ $rc = 0 ] && [ "${2:-none}" = 0 ]; then
+		:
+	elif [ $rc -gt 128 ] && [ "${2:-none}" = 0 ] && [ "${5:-0}" = 4096 ] && [ "${6:-0}" = 4096 ]; then
+		crashed=$((crashed + 1)); say "FIO-NOTE pass $1: fio died of signal $((rc - 128)) after a clean, verified pass (TCG)"
+	elif { [ $rc -gt 128 ] || grep -q 'got signal' /tmp/fio.err; } && [ "${2:-0}" = 0 ]; then
+		crashed=$((crashed + 1))
+		say "FIO-NOTE pass $1: a fio process died of a signal (rc $rc; TCG user-program crash) before a full report; not counted: $(head -c 200 /tmp/fio.err | tr '\n' ' ')"
+	else
+		failed=$((failed + 1)); echo "G: FIO-ERROR pass $1: rc $rc: $(head -c 400 /tmp/fio.err | tr '\n' ' ')"
+	fi
+}
+fio_checks() {
+	say "FIO-SUMMARY passes=$pass failed=$failed crashed_at_exit=$crashed seconds=$(awk -v a=$t0 -v b=$(up) 'BEGIN{printf "%.0f", b - a}')"
+	check fio-no-error [ $failed = 0 ]
+	check fio-verified [ $pass -gt $((failed + crashed)) ]
+	check no-io-errors [ "$(dmesg | grep -c -E 'I/O error|blk_update_request')" = 0 ]
+	dmesg | grep -iE 'blkfront|xvda|I/O error' | tail -5 | sed 's/^/G: FIO-DMESG /'
+}
+
 case "$CASE" in
 disk) # stock blkfront, the full set of block checks on xvda
 	mods xen-blkfront
@@ -293,37 +331,137 @@ fioverify) # case 11: stock blkfront, fio writes and verifies in passes from dom
 	say "FIO-RUNNING"
 	while :; do
 		pass=$((pass + 1))
-		bs=4k; [ $((pass % 2)) = 0 ] && bs=64k
-		: >/tmp/fio.out
-		timeout 180 fio --name=v --filename=/dev/xvda --direct=1 --ioengine=libaio --rw=randwrite --bs=$bs \
-			--iodepth=16 --size=4m --offset=$(((pass % 8) * 4))m --verify=crc32c --do_verify=1 \
-			--verify_fatal=1 --randrepeat=0 --minimal >/tmp/fio.out 2>/tmp/fio.err
-		rc=$?
-		set -- $(awk -F';' 'NF > 100 {print $5, $49, $8, $47, $6}' /tmp/fio.out)
-		say "FIO pass=$pass bs=$bs rc=$rc err=${1:-none} wiops=${2:-0} riops=${3:-0} wkib=${4:-0} rkib=${5:-0}"
-		# fio's own words: a verify mismatch is always a failure; a process of fio's killed
-		# by a signal (the main one: rc > 128; a job process: "got signal") is TCG's.
-		if grep -q -i -E 'verify|bad magic|crc32c' /tmp/fio.err; then
-			failed=$((failed + 1)); echo "G: FIO-ERROR pass $pass (verify): $(head -c 400 /tmp/fio.err | tr '\n' ' ')"
-		elif [ $rc = 0 ] && [ "${1:-none}" = 0 ]; then
-			:
-		elif [ $rc -gt 128 ] && [ "${1:-none}" = 0 ] && [ "${4:-0}" = 4096 ] && [ "${5:-0}" = 4096 ]; then
-			crashed=$((crashed + 1)); say "FIO-NOTE pass $pass: fio died of signal $((rc - 128)) after a clean, verified pass (TCG)"
-		elif { [ $rc -gt 128 ] || grep -q 'got signal' /tmp/fio.err; } && [ "${1:-0}" = 0 ]; then
-			crashed=$((crashed + 1))
-			say "FIO-NOTE pass $pass: a fio process died of a signal (rc $rc; TCG user-program crash) before a full report; not counted: $(head -c 200 /tmp/fio.err | tr '\n' ' ')"
-		else
-			failed=$((failed + 1)); echo "G: FIO-ERROR pass $pass: rc $rc: $(head -c 400 /tmp/fio.err | tr '\n' ' ')"
-		fi
+		fio_pass $pass
 		vha-hostile wait-node data/vha-stop 0 && break
 		awk -v a=$t0 -v b=$(up) 'BEGIN{exit !(b - a > 480)}' && { say "FIO-TIMEOUT no stop from dom0 after 480 s"; break; }
 	done
-	say "FIO-SUMMARY passes=$pass failed=$failed crashed_at_exit=$crashed seconds=$(awk -v a=$t0 -v b=$(up) 'BEGIN{printf "%.0f", b - a}')"
-	check fio-no-error [ $failed = 0 ]
-	check fio-verified [ $pass -gt $((failed + crashed)) ]
-	check no-io-errors [ "$(dmesg | grep -c -E 'I/O error|blk_update_request')" = 0 ]
-	dmesg | grep -iE 'blkfront|xvda|I/O error' | tail -5 | sed 's/^/G: FIO-DMESG /'
+	fio_checks
 	finish ;;
+ddfio) # case 12: stock blkfront on a disk served from the storage driver domain; fio verify, then dom0 destroys us
+	mods xen-blkfront
+	# dom0 starts the driver domain after us, then hot-plugs the disk.
+	wait_dev xvda 300 || bad xvda-appeared "no /dev/xvda after 300 s"
+	say "DISK xvda sectors=$(cat /sys/block/xvda/size) hwq=$(ls /sys/block/xvda/mq | wc -l) backend=$(cat /sys/bus/xen/devices/vbd-51712/nodename 2>/dev/null)"
+	pass=0; failed=0; crashed=0; t0=$(up)
+	[ -b /dev/xvda ] && while [ $pass -lt $(arg vha.passes) ]; do pass=$((pass + 1)); fio_pass $pass; done
+	fio_checks
+	say "FIO-DONE"
+	while :; do sleep 10; done ;;
+ddloss) # case 12: O_DIRECT writes in a loop while dom0 destroys the driver domain that serves our disk
+	mods xen-blkfront xen-evtchn xen-gntdev xen-gntalloc
+	wait_dev xvda 60 || bad xvda-appeared "no /dev/xvda after 60 s"
+	dd if=/dev/urandom of=/tmp/r1 bs=64k count=16 2>/dev/null
+	dd if=/tmp/r1 of=/dev/xvda bs=64k oflag=direct 2>/dev/null
+	check ddloss-io-before [ "$(dd if=/dev/xvda bs=64k count=16 iflag=direct 2>/dev/null | md5)" = "$(md5 </tmp/r1)" ]
+	# One 16 MiB O_DIRECT dd after another (few processes: fewer TCG crashes);
+	# each one's exit status goes to /tmp/rcs. A write that never returns is a hang.
+	: >/tmp/rcs
+	( while [ ! -e /tmp/stop ]; do
+		dd if=/dev/zero of=/dev/xvda bs=64k count=256 seek=16 oflag=direct 2>>/tmp/dderr
+		echo $? >>/tmp/rcs
+	  done ) &
+	i=0; while ! grep -qx 0 /tmp/rcs && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	say "DDLOSS-RUNNING writes of 16 MiB so far: $(grep -cx 0 /tmp/rcs) ok, $(wc -l </tmp/rcs) in all"
+	if vha-hostile wait-node data/vha-ddgone 300; then
+		t=$(up); n0=$(wc -l </tmp/rcs)
+		# A new request once the backend is gone: answered (with an error) or never.
+		( dd if=/dev/xvda of=/dev/null bs=4k count=1 skip=100 iflag=direct 2>/tmp/proberr; echo $? >/tmp/probe ) &
+		i=0; while [ $i -lt 600 ]; do
+			tail -n +$((n0 + 1)) /tmp/rcs | grep -v -x -E '0|129|1[3-9][0-9]|2[0-9][0-9]' >/tmp/errs
+			[ -s /tmp/errs ] && [ -s /tmp/probe ] && break
+			sleep 0.1; i=$((i + 1))
+		done
+		w=$(awk -v a=$t -v b=$(up) 'BEGIN{printf "%.1f", b - a}')
+		say "DDLOSS-RESULT waited ${w} s: writes before the news $n0 ($(head -n $n0 /tmp/rcs | grep -cx 0) ok); after it: $(tail -n +$((n0 + 1)) /tmp/rcs | tr '\n' ' ')(exit statuses), failed $(wc -l </tmp/errs); probe read: $(cat /tmp/probe 2>/dev/null || echo 'no answer')"
+		tail -3 /tmp/dderr | sed 's/^/G: DDLOSS-ERROR /'
+		check ddloss-write-error [ -s /tmp/errs ]
+		check ddloss-probe-error sh -c '[ -s /tmp/probe ] && [ "$(cat /tmp/probe)" != 0 ]'
+		dmesg | grep -iE 'blkfront|xvda|vbd|I/O error|blk_update' | tail -6 | sed 's/^/G: DDLOSS-DMESG /'
+	else
+		bad ddloss-write-error "dom0 never said the driver domain is gone (data/vha-ddgone)"
+	fi
+	touch /tmp/stop
+	# No sync: a disk whose backend is gone may never answer one.
+	say "DONE uptime=$(up)"; poweroff -f ;;
+driverdomain) # case 12: the storage driver domain: vha-backend and xl devd serve backend/vbd from here
+	export PATH=$PATH:/usr/lib/xen-4.17/bin
+	mods xen-evtchn xen-gntdev xen-gntalloc xen-privcmd
+	# Its own disks: two ramdisks of 64 MiB (one per guest of case 12).
+	insmod /mods/brd.ko rd_nr=2 rd_size=65536 || say "insmod brd failed"
+	mkdir -p /var/lib/xen /var/log/xen /run/xen /run/xenstored /etc/xen; ln -s /run /var/run; : >/etc/xen/xl.conf
+	DDID=$(xenstore-read domid)
+	say "DD domid=${DDID:-?} devxen=$(ls /dev/xen | tr '\n' ' ')"
+	check dd-no-blkback [ ! -d /sys/module/xen_blkback ]
+	BLOG=/tmp/vha-backend.log; HLOG=/var/log/xen/vha-hotplug.log; ST=/run/vha-backend
+	vha-backend --platform xen --foreground --log-level info --state-dir $ST >$BLOG 2>&1 &
+	BPID=$!
+	i=0; while [ ! -s $ST/pid ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	check dd-backend-started kill -0 $BPID
+	check dd-backend-serves-own-domain grep -q "serving /local/domain/$DDID/backend/vbd" $BLOG
+	grep -m1 serving $BLOG | sed 's/^/G: DD-BACKEND /'
+	# -vvv: libxl's debug lines show each device's add and remove in the dump.
+	xl -vvv devd -F >/tmp/xl-devd.log 2>&1 &
+	DPID=$!
+	sleep 1
+	check dd-devd-started kill -0 $DPID
+	say "DD-READY"
+	# dom0 asks through data/vha-req = "<seq> <what> [frontend domid] [ramdisk]"; we answer on
+	# this console with "G: DD-ANSWER <seq> ..." after the CHECK lines.
+	gntmaps() { grep -c gntdev /proc/$BPID/maps 2>/dev/null; }
+	devstats() { kill -USR1 $BPID; sleep 0.5; grep "\"frontend\": $1," $ST/stats.json; }
+	reserved() { grep -o '"reserved": [0-9]*' $ST/stats.json | awk '{s += $2} END {print s + 0}'; }
+	dd_dump() {
+		say "DD-DUMP vha-backend $(kill -0 $BPID 2>/dev/null && echo running || echo GONE), xl devd $(kill -0 $DPID 2>/dev/null && echo running || echo GONE)"
+		tail -25 $BLOG | sed 's/^/G: DD-BACKEND-LOG /'
+		grep -v cpu_bitmap_alloc /tmp/xl-devd.log | tail -40 | sed 's/^/G: DD-DEVD-LOG /'
+		cat /tmp/tcg-retries.log 2>/dev/null | sed 's/^/G: DD-TCG /'
+		tail -10 $HLOG 2>/dev/null | sed 's/^/G: DD-HOTPLUG-LOG /'
+		xenstore-ls -f backend 2>&1 | head -40 | sed 's/^/G: DD-XS /'
+		dmesg | tail -8 | sed 's/^/G: DD-DMESG /'
+	}
+	last=""; gone=""
+	while :; do
+		# Say once if a daemon died (a crash under TCG or a bug): what it left.
+		if [ -z "$gone" ] && ! kill -0 $BPID 2>/dev/null; then
+			gone=1; say "DD-DAEMON-DIED vha-backend"; dd_dump
+		fi
+		# xl devd killed by a signal (TCG, XENLAB.md) is started again, noted; on
+		# start it handles the devices already waiting in InitWait.
+		if ! kill -0 $DPID 2>/dev/null; then
+			wait $DPID; say "DD-NOTE xl devd exited ($?): started again"
+			tail -5 /tmp/xl-devd.log | sed 's/^/G: DD-DEVD-LOG /'
+			xl -vvv devd -F >>/tmp/xl-devd.log 2>&1 &
+			DPID=$!
+		fi
+		set -- $(xenstore-read data/vha-req 2>/dev/null)
+		if [ -z "${1:-}" ] || [ "$1" = "$last" ]; then sleep 0.3; continue; fi
+		last=$1
+		case "$2" in
+		dump) dd_dump ;;
+		served) # the device of frontend $3 is connected here and did I/O
+			devstats $3 >/tmp/ds
+			say "DD-STATS fe=$3 $(head -1 /tmp/ds | grep -o '"totals": {[^}]*}')"
+			check dd-connected-$3 grep -q '"connected": true' /tmp/ds
+			check dd-served-requests-$3 sh -c "grep -o '\"totals\": {\"requests\": [0-9]*' /tmp/ds | grep -qv ': 0\$'"
+			check dd-hotplug-connected-$3 grep -q "vbd/$3/51712.*connected /dev/$4" $HLOG
+			say "DD-GRANTS fe=$3 gntdev mappings $(gntmaps), budgets reserved $(reserved)" ;;
+		released) # the device of frontend $3 is gone: dir, device, target, grants
+			i=0; while { xenstore-exists backend/vbd/$3 || [ -n "$(devstats $3)" ] || [ "$(gntmaps)" != 0 ]; } 2>/dev/null && [ $i -lt 40 ]; do
+				sleep 0.5; i=$((i + 1))
+			done
+			check dd-backend-dir-gone-$3 sh -c "! xenstore-exists backend/vbd/$3"
+			check dd-device-removed-$3 [ -z "$(devstats $3)" ]
+			check dd-target-closed-$3 sh -c "! ls -l /proc/$BPID/fd | grep -q ' /dev/$4\$'"
+			check dd-no-grants-mapped-$3 [ "$(gntmaps)" = 0 ]
+			check dd-no-budget-held-$3 [ "$(reserved)" = 0 ]
+			check dd-hotplug-removed-$3 grep -q "vbd/$3/51712.*removed" $HLOG
+			check dd-backend-alive kill -0 $BPID
+			check dd-devd-alive kill -0 $DPID
+			say "DD-RELEASED fe=$3 after $(awk -v i=$i 'BEGIN{print i / 2}') s: gntdev mappings $(gntmaps), budgets reserved $(reserved), backend log: $(grep -c "device $3/51712" $BLOG) lines on the device, errors $(grep -c -E 'error|warning' $BLOG)" ;;
+		esac
+		sed 's/^/G: DD-HOTPLUG /' $HLOG 2>/dev/null | tail -4
+		say "DD-ANSWER $1 $2 ${3:-}"
+	done ;;
 *)
 	say "unknown case '$CASE'"; finish ;;
 esac
