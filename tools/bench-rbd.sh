@@ -10,8 +10,10 @@
 #
 # Cache: with librbd's default cache fio's 4k writes complete in about 20 us
 # at QD1 here (acknowledged by librbd before the OSD), vha's in about 500 us
-# (the OSD round trip) even after the guest has flushed: why is open. With
-# BENCH_RBD_CACHE=false both sides wait for the OSD and compare like for like.
+# (the OSD round trip) even after the guest has flushed: why is open (with
+# "rbd cache writethrough until flush = false" in [client], vha's drop to about
+# 120 us and QD32 matched fio, 7221 vs 7239). With BENCH_RBD_CACHE=false both
+# sides wait for the OSD and compare like for like.
 #
 # Environment: BENCH_RUNTIME (s per job, default 10), BENCH_SIZE_MB (image,
 # default 512), BENCH_QUEUES (vha queues, default 2), BENCH_RBD_CACHE (unset:
