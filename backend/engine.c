@@ -127,10 +127,15 @@ void engine_complete_async(struct engine_queue *eq, struct engine_io *io, int re
 	io->next = eq->async_head;
 	/* Release: the worker's acquire load of async_head sees io->result. */
 	__atomic_store_n(&eq->async_head, io, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&eq->async_lock);
-	/* After the push: a worker woken by this write finds the I/O. */
+	/*
+	 * After the push, so a worker woken by this write finds the I/O; and
+	 * under the lock, which the worker takes to pop it: once the worker
+	 * has the last I/O it can stop and close the eventfd, and this write
+	 * must be over by then (or it could land in whatever reused the fd).
+	 */
 	if (write(eq->notify_fd, &one, sizeof(one)) < 0)
 		vha_debug("engine completion wake-up: %s", strerror(errno));
+	pthread_mutex_unlock(&eq->async_lock);
 }
 
 void engine_reap(struct engine_queue *eq)
