@@ -30,6 +30,7 @@ struct args {
 	unsigned int iodepth, rwmixread, ring_order, queues;
 	bool zero_copy, no_indirect, no_persistent, untrusted_backend;
 	double runtime;
+	double timeout;                 /* --timeout, seconds (0: the library's default) */
 };
 
 static void usage(FILE *out)
@@ -57,6 +58,8 @@ static void usage(FILE *out)
 		"  --no-indirect        never send indirect requests\n"
 		"  --no-persistent      do not offer persistent grants to the backend\n"
 		"  --untrusted-backend  share only dedicated per-request pages, ended after each request\n"
+		"  --timeout S          wait up to S seconds for each handshake step of the backend\n"
+		"                       (default 10; a target on a remote cluster can take longer to open)\n"
 		"  --log-level LEVEL    error|warn|info|debug\n"
 		"  --help, --version\n"
 		"Sizes (B) take a k, m, g or t suffix.\n");
@@ -68,6 +71,7 @@ static void usage(FILE *out)
 #define QUEUES_MAX 1024u
 #define IODEPTH_MAX 65536u
 #define RUNTIME_MAX_S (7 * 24 * 3600.0)
+#define HANDSHAKE_TIMEOUT_MAX_S 3600.0
 
 static int parse_size(const char *name, const char *arg, uint64_t *out)
 {
@@ -500,6 +504,7 @@ int main(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'Q' },    { "zero-copy", no_argument, NULL, 'z' },
 		{ "no-indirect", no_argument, NULL, 'I' },     { "no-persistent", no_argument, NULL, 'N' },
 		{ "stop-file", required_argument, NULL, 'F' },  { "untrusted-backend", no_argument, NULL, 'U' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },            { "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -557,6 +562,7 @@ int main(int argc, char **argv)
 		case 'I': a.no_indirect = true; break;
 		case 'N': a.no_persistent = true; break;
 		case 'U': a.untrusted_backend = true; break;
+		case 'T': if (vha_cli_double("timeout", optarg, 0.001, HANDSHAKE_TIMEOUT_MAX_S, &a.timeout)) goto bad; break;
 		case 'h': usage(stdout); return VHA_EXIT_OK;
 		case 'V': return vha_cli_version();
 		default: return vha_cli_bad_option(c, argv);
@@ -588,6 +594,7 @@ int main(int argc, char **argv)
 	fo.no_indirect = a.no_indirect;
 	fo.no_persistent = a.no_persistent;
 	fo.untrusted_backend = a.untrusted_backend;
+	fo.timeout_ms = (unsigned int)(a.timeout * 1000.0 + 0.5);
 	if (a.zero_copy && !strcmp(a.cmd, "bench")) {
 		/* Buffers from the pool; bounce pages only for indirect segment lists. */
 		fo.buffer_pages = a.iodepth * (unsigned int)((a.bs + 4095) / 4096);
