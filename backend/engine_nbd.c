@@ -122,6 +122,7 @@ struct nbd_queue {
 	uint64_t retry_at_ms;
 	unsigned int retry_ms;
 	bool gave_up;                   /* timeout passed while disconnected: I/O fails at once */
+	bool first_connect;             /* not connected yet since queue_open */
 };
 
 static uint64_t mono_ms(void)
@@ -615,7 +616,11 @@ static int reconnect_step(struct nbd_queue *nq)
 		nq->h = connect_bounded(nq->nt, NBD_CONNECT_TIMEOUT_MS, why, sizeof(why), &err);
 		now = mono_ms();
 		if (nq->h) {
-			vha_warn("nbd %s: reconnected after %" PRIu64 " ms", nq->nt->where, now - nq->lost_at_ms);
+			if (nq->first_connect)
+				vha_debug("nbd %s: queue connected in %" PRIu64 " ms", nq->nt->where, now - nq->lost_at_ms);
+			else
+				vha_warn("nbd %s: reconnected after %" PRIu64 " ms", nq->nt->where, now - nq->lost_at_ms);
+			nq->first_connect = false;
 			nq->gave_up = false;
 			return 0;
 		}
@@ -716,8 +721,7 @@ static int nbd_queue_open(struct engine_queue *eq, unsigned int depth)
 {
 	struct nbd_target *nt = eq->engine->priv;
 	struct nbd_queue *nq;
-	char why[256];
-	int rc, err = 0;
+	int rc;
 
 	nq = calloc(1, sizeof(*nq));
 	if (!nq)
@@ -740,12 +744,17 @@ static int nbd_queue_open(struct engine_queue *eq, unsigned int depth)
 		nq->ops[i].next = nq->free_ops;
 		nq->free_ops = &nq->ops[i];
 	}
-	/* This queue's own connection, on the main thread (bounded) before its thread owns it. */
-	nq->h = connect_bounded(nt, NBD_CONNECT_TIMEOUT_MS, why, sizeof(why), &err);
-	if (!nq->h) {
-		vha_debug("nbd queue connection: %s", why);
-		return -err;
-	}
+	/*
+	 * This queue's own connection is the I/O thread's first (re)connect:
+	 * queue_open runs on the main thread, which must not wait on a server
+	 * (up to NBD_CONNECT_TIMEOUT_MS per queue) while other guests wait on
+	 * it. The probe at open has just reached the server; if it is gone
+	 * meanwhile, I/O waits for it as after any lost connection.
+	 */
+	nq->first_connect = true;
+	nq->lost_at_ms = mono_ms();
+	nq->retry_ms = NBD_RETRY_MIN_MS;
+	nq->retry_at_ms = nq->lost_at_ms;
 	eq->notify_used = true;         /* engine_complete_async writes notify_fd */
 	rc = pthread_create(&nq->thread, NULL, io_thread, nq);
 	if (rc != 0)
