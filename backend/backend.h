@@ -216,6 +216,37 @@ enum device_phase {
 };
 
 struct backend;
+struct device;
+
+/*
+ * Work that can block for seconds (opening or closing a target behind a
+ * Ceph monitor or an NBD server) runs on a thread of the device's own, never
+ * on the main thread, so one unreachable cluster stalls no other guest's
+ * handshake (docs/backend.md, "Threads"). One job at a time per device; the
+ * thread wakes the main thread when it is done, and the main thread collects
+ * the result (device.c).
+ */
+enum device_job_state {
+	JOB_IDLE,                       /* no thread */
+	JOB_RUNNING,
+	JOB_DONE,                       /* finished, not collected yet (the main thread is woken) */
+};
+
+struct device_job {
+	pthread_t thread;
+	int (*fn)(struct device *dev);
+	int rc;                         /* fn's result, once JOB_DONE */
+	int state;                      /* enum device_job_state; atomic */
+	bool joined;                    /* device_job_wait joined the thread already */
+};
+
+/* Whether a device's target is open, for protocols that open it through a job. Main thread only. */
+enum target_state {
+	TARGET_CLOSED,
+	TARGET_OPENING,                 /* an open job runs */
+	TARGET_OPEN,
+	TARGET_CLOSING,                 /* a close job runs */
+};
 
 struct device {
 	struct backend *be;
@@ -235,7 +266,12 @@ struct device {
 	bool persistent;                /* feature-persistent negotiated */
 	volatile int discard_unsupported;       /* set by a worker: withdraw feature-discard */
 	uint64_t last_size;             /* target size last published (online resize) */
-	struct engine target;           /* the storage it serves, through its engine */
+	struct engine target;           /* the storage it serves, through its engine; while a job
+					 * opens or closes it, the job's alone */
+	enum target_state target_state;
+	struct vha_target_spec *spec;   /* what the open job opens (parsed params), while not CLOSED */
+	bool open_writable;
+	struct device_job job;
 	char target_label[256];         /* the target as configured (params), for stats and metrics */
 	char vdev[32];                  /* the backend's "dev" node (xvda), for stats and metrics */
 	struct vha_blkif_limits limits;
@@ -270,16 +306,28 @@ struct device_ops {
 	 * the journals and add the requests to run again to *resumed. Returns 0
 	 * or -errno, having written an error node; on failure the caller closes
 	 * the device, which undoes exactly what was set up (queue_init'ed queues
-	 * are safe to stop).
+	 * are safe to stop). -EINPROGRESS: not an error; a device job (opening
+	 * the target) runs, and connect is called again once it is done, with
+	 * the same resume, if the device still wants it.
 	 */
 	int (*connect)(struct device *dev, bool resume, unsigned int *resumed);
 	/*
 	 * Optional, may be NULL: release what connect took besides the queues
 	 * and the budget (its target), once every queue has stopped. Called
 	 * after a failed connect too, so it must undo exactly as far as connect
-	 * got, and be idempotent.
+	 * got, and be idempotent. Returns true when all is released; false when
+	 * a device job still runs (opening or closing the target): called again
+	 * once it is done.
 	 */
-	void (*disconnect)(struct device *dev);
+	bool (*disconnect)(struct device *dev);
+	/*
+	 * Optional, may be NULL: a device job finished while the device waits
+	 * for its frontend (InitWait): collect it, whatever the frontend does
+	 * meanwhile (one that gave up waiting still reads why in the error
+	 * node). Returns 0, or -errno when the job failed: the error node is
+	 * written and the caller closes the device.
+	 */
+	int (*job_done)(struct device *dev);
 	/* Optional, may be NULL: each time a connected device is looked at (withdraw a feature a worker found missing). */
 	void (*refresh)(struct device *dev);
 	/* Optional, may be NULL: every second and on SIGHUP, for a connected device (online resize). */
@@ -317,6 +365,10 @@ int backend_lock(const char *state_dir, unsigned int wait_ms, int *fd_out);
 void device_error(struct device *dev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Move the backend state through the xenbus table; a transition off the table closes the device with an error node. */
 void device_set_state(struct device *dev, int state);
+/* Run fn(dev) on the device's job thread. 0, -EBUSY (a job is there already) or -errno (no thread). */
+int device_job_start(struct device *dev, int (*fn)(struct device *dev));
+/* -ENOENT: no job; -EINPROGRESS: it runs; else the finished job's result, collected (no job any more). */
+int device_job_collect(struct device *dev);
 
 /* device.c: xenstore side. */
 /* The protocol that serves backend type `type` ("vbd": blkif; an unknown type is served as blkif). */
@@ -326,6 +378,8 @@ int backend_init(struct backend *be, const struct backend_config *cfg, struct vh
 void backend_process(struct backend *be);
 /* Close every device (SIGTERM). */
 void backend_shutdown(struct backend *be);
+/* Is a device found live still opening its target before it can be taken over? (Readiness waits.) */
+bool backend_taking_over(const struct backend *be);
 int backend_write_stats(struct backend *be);
 /*
  * Log, naming the device or queue, how many lines each rate limit held back

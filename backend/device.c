@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,64 @@ void device_set_state(struct device *dev, int state)
 		vha_log_ratelimited(&dev->rl, VHA_LOG_WARN, "device %u/%u: %s", dev->fe_domid, dev->devid, w.refused);
 }
 
+static void *job_main(void *arg)
+{
+	struct device *dev = arg;
+	uint64_t one = 1;
+
+	dev->job.rc = dev->job.fn(dev);
+	__atomic_store_n(&dev->job.state, JOB_DONE, __ATOMIC_RELEASE);
+	/* The main thread joins this thread before it frees dev: dev->be is still there. */
+	if (write(dev->be->wake_fd, &one, sizeof(one)) < 0)
+		vha_debug("wake main: %s", strerror(errno));
+	return NULL;
+}
+
+int device_job_start(struct device *dev, int (*fn)(struct device *dev))
+{
+	int rc;
+
+	if (dev->job.state != JOB_IDLE)
+		return -EBUSY;
+	dev->job.fn = fn;
+	dev->job.rc = 0;
+	dev->job.joined = false;
+	/* Before the thread exists: it may be done before pthread_create returns. */
+	__atomic_store_n(&dev->job.state, JOB_RUNNING, __ATOMIC_RELEASE);
+	/* Created from the main thread, it inherits the blocked signals signalfd reads. */
+	rc = pthread_create(&dev->job.thread, NULL, job_main, dev);
+	if (rc != 0) {
+		__atomic_store_n(&dev->job.state, JOB_IDLE, __ATOMIC_RELEASE);
+		return -rc;
+	}
+	return 0;
+}
+
+int device_job_collect(struct device *dev)
+{
+	switch (__atomic_load_n(&dev->job.state, __ATOMIC_ACQUIRE)) {
+	case JOB_IDLE:
+		return -ENOENT;
+	case JOB_RUNNING:
+		return -EINPROGRESS;
+	default:
+		break;
+	}
+	if (!dev->job.joined)
+		pthread_join(dev->job.thread, NULL);
+	dev->job.state = JOB_IDLE;
+	return dev->job.rc;
+}
+
+/* Wait for the device's job to finish (shutdown and device_free only: nothing else is served meanwhile). */
+static void device_job_wait(struct device *dev)
+{
+	if (dev->job.state == JOB_IDLE || dev->job.joined)
+		return;
+	pthread_join(dev->job.thread, NULL);
+	dev->job.joined = true;
+}
+
 /* Count what a queue's rate limit held back, naming the queue (force: its worker is gone, the limit with it). */
 static void flush_queue_log(struct device *dev, unsigned int i, bool force)
 {
@@ -170,8 +229,9 @@ static bool disconnect(struct device *dev)
 		queue_stop(&dev->queues[i]);
 	}
 	dev->nr_queues = 0;
-	if (dev->be->ops->disconnect)
-		dev->be->ops->disconnect(dev);
+	/* The target may still be opening or closing on the device's job thread. */
+	if (dev->be->ops->disconnect && !dev->be->ops->disconnect(dev))
+		return false;
 	budget_release(&dev->be->pool, &dev->budget);
 	__atomic_store_n(&dev->broken, 0, __ATOMIC_RELEASE);
 	return true;
@@ -182,7 +242,8 @@ static void disconnect_wait(struct device *dev)
 {
 	for (unsigned int i = 0; i < dev->nr_queues; i++)
 		queue_stop(&dev->queues[i]);
-	disconnect(dev);
+	while (!disconnect(dev))
+		device_job_wait(dev);
 }
 
 /*
@@ -302,7 +363,11 @@ static bool evaluate(struct device *dev)
 			if (state == XenbusStateConnected && fe_state == XenbusStateConnected && be->cfg.resume &&
 			    vha_xs_read_str(xs, XBT_NULL, dev->be_path, "hotplug-status", &hotplug) == 0 &&
 			    strcmp(hotplug, "connected") == 0) {
-				if (be->ops->connect(dev, true, &resumed) == 0) {
+				int rc = be->ops->connect(dev, true, &resumed);
+
+				if (rc == -EINPROGRESS)
+					break;  /* the target opens on the job thread; here again once it has */
+				if (rc == 0) {
 					vha_log_ratelimited(&dev->rl, VHA_LOG_INFO,
 							    "device %u/%u: taken over from an earlier backend on its live "
 							    "rings; %u unanswered request(s) run again",
@@ -323,6 +388,11 @@ static bool evaluate(struct device *dev)
 		dev->phase = DEV_INITWAIT;
 		/* fall through */
 	case DEV_INITWAIT:
+		if (be->ops->job_done && __atomic_load_n(&dev->job.state, __ATOMIC_ACQUIRE) == JOB_DONE &&
+		    be->ops->job_done(dev) < 0) {
+			close_device(dev, fe_state);
+			break;
+		}
 		if (vha_xs_read_str(xs, XBT_NULL, dev->be_path, "hotplug-status", &hotplug) < 0)
 			break;
 		if (strcmp(hotplug, "connected") != 0) {
@@ -331,11 +401,13 @@ static bool evaluate(struct device *dev)
 			break;
 		}
 		if (fe_state == XenbusStateInitialised || fe_state == XenbusStateConnected) {
-			if (be->ops->connect(dev, false, NULL) == 0) {
+			int rc = be->ops->connect(dev, false, NULL);
+
+			if (rc == 0) {
 				dev->phase = DEV_CONNECTED;
 				dev->connections++;
 				device_set_state(dev, XenbusStateConnected);
-			} else {
+			} else if (rc != -EINPROGRESS) {
 				close_device(dev, fe_state);
 			}
 		}
@@ -510,10 +582,15 @@ void backend_process(struct backend *be)
 		mark_dirty(be, ev[XS_WATCH_PATH], ev[XS_WATCH_TOKEN]);
 		free(ev);
 	}
-	/* A worker asks for attention (broken ring, exit, a feature to withdraw): look at the live devices. */
+	/*
+	 * A worker asks for attention (broken ring, exit, a feature to withdraw)
+	 * or a device job is done: look at the live devices and those whose job
+	 * finished.
+	 */
 	if (read(be->wake_fd, &junk, sizeof(junk)) > 0)
 		for (unsigned int i = 0; i < be->nr_devices; i++)
-			if (be->devices[i]->phase == DEV_CONNECTED || be->devices[i]->stopping || be->devices[i]->removed)
+			if (be->devices[i]->phase == DEV_CONNECTED || be->devices[i]->stopping || be->devices[i]->removed ||
+			    __atomic_load_n(&be->devices[i]->job.state, __ATOMIC_ACQUIRE) == JOB_DONE)
 				be->devices[i]->dirty = true;
 	for (unsigned int i = 0; i < be->nr_devices;) {
 		struct device *dev = be->devices[i];
@@ -577,6 +654,15 @@ int backend_init(struct backend *be, const struct backend_config *cfg, struct vh
 	}
 	vha_info("serving %s (platform %s, domain %u)", be->base_path, vha_platform_kind(p), vha_platform_domid(p));
 	return 0;
+}
+
+bool backend_taking_over(const struct backend *be)
+{
+	/* A device found live whose target still opens: its takeover is not done yet. */
+	for (unsigned int i = 0; i < be->nr_devices; i++)
+		if (be->devices[i]->phase == DEV_NEW && __atomic_load_n(&be->devices[i]->job.state, __ATOMIC_ACQUIRE) != JOB_IDLE)
+			return true;
+	return false;
 }
 
 void backend_shutdown(struct backend *be)

@@ -564,7 +564,8 @@ int main(int argc, char **argv)
 		bool quit = false;
 
 		backend_process(&be);
-		if (!ready_sent) {
+		/* Ready once every device found live is taken over (a target opening on its job thread is not yet). */
+		if (!ready_sent && !backend_taking_over(&be)) {
 			/* A no-op without NOTIFY_SOCKET (not under systemd). */
 			sd_notifyf(0, "READY=1\nSTATUS=serving %s, %u device(s) found", be.base_path, be.nr_devices);
 			ready_sent = true;

@@ -286,7 +286,8 @@ static struct json_object *device_json(const struct backend *be, const struct de
 	ok = o && queues && put_u64(o, "frontend", dev->fe_domid) && put_u64(o, "devid", dev->devid) &&
 	     put_bool(o, "connected", dev->phase == DEV_CONNECTED) &&
 	     put(o, "grant_strategy", json_object_new_string(grant_strategy_name(dev->strategy))) &&
-	     put_bool(o, "persistent", dev->persistent) && put_bool(o, "o_direct", dev->target.direct) &&
+	     put_bool(o, "persistent", dev->persistent) &&
+	     put_bool(o, "o_direct", dev->target_state == TARGET_OPEN && dev->target.direct) &&
 	     put_u64(o, "sectors", dev->last_size >> 9) && put_bool(o, "closing", dev->stopping) &&
 	     put(o, "protocol", json_object_new_string(be->ops->name)) &&
 	     put(o, "vdev", json_object_new_string(dev->vdev)) &&

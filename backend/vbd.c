@@ -202,18 +202,59 @@ static void label_copy(char *dst, size_t size, const char *src)
 	dst[i] = '\0';
 }
 
-static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
+/* The device's job thread: open the target the main thread parsed (dev->spec). */
+static int open_job(struct device *dev)
+{
+	return engine_open(&dev->target, dev->spec, dev->open_writable);
+}
+
+static int close_job(struct device *dev)
+{
+	engine_close(&dev->target);
+	return 0;
+}
+
+/*
+ * Read what the toolstack says the device serves (params, mode,
+ * device-type, dev) and start opening it on the device's job thread: an
+ * rbd or nbd target can take seconds to answer, or never answer, and the
+ * main thread serves every other guest meanwhile. 0: the target is open;
+ * -EINPROGRESS: it is opening (the main thread is woken when it is done);
+ * else -errno, with an error node written.
+ */
+static int target_ready(struct device *dev)
 {
 	struct backend *be = dev->be;
 	struct xs_handle *xs = be->xs;
-	char *params = NULL, *mode = NULL, *protocol = NULL, *devtype = NULL, *vdev = NULL;
-	struct vha_target_spec *spec = NULL;
+	char *params = NULL, *mode = NULL, *devtype = NULL, *vdev = NULL;
 	char why[160];
-	uint64_t nq = 1, fe_persistent = 0;
 	int rc;
 
-	if (resume)
-		read_strategy(dev);     /* publish_features read it for a new connection */
+	switch (dev->target_state) {
+	case TARGET_OPEN:
+		return 0;
+	case TARGET_CLOSING:            /* disconnect finishes first (device.c never connects while stopping) */
+		return -EINPROGRESS;
+	case TARGET_OPENING:
+		rc = device_job_collect(dev);
+		if (rc == -EINPROGRESS)
+			return rc;
+		free(dev->spec);
+		dev->spec = NULL;
+		if (rc < 0) {
+			dev->target_state = TARGET_CLOSED;
+			device_error(dev, "cannot open %s: %s", dev->target_label,
+				     dev->target.why[0] ? dev->target.why : strerror(-rc));
+			return rc;
+		}
+		dev->target_state = TARGET_OPEN;
+		if (dev->target.readonly)
+			dev->readonly = true;   /* what the engine can only read (an rbd snapshot) */
+		return 0;
+	case TARGET_CLOSED:
+		break;
+	}
+
 	rc = vha_xs_read_str(xs, XBT_NULL, dev->be_path, "params", &params);
 	if (rc < 0 || !*params) {
 		device_error(dev, "no params (target path) in the backend directory");
@@ -231,6 +272,65 @@ static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
 		dev->cdrom = strcmp(devtype, "cdrom") == 0;
 	if (dev->cdrom)
 		dev->readonly = true;
+
+	/* params is the toolstack's (or, in some setups, the guest's): parsed as hostile input. */
+	dev->spec = malloc(sizeof(*dev->spec));
+	if (!dev->spec) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = vha_target_parse(params, dev->spec, why, sizeof(why));
+	if (rc < 0) {
+		device_error(dev, "bad target in params: %s", why);
+		goto out;
+	}
+	dev->target.direct_wanted = be->cfg.direct;
+	dev->target.buffered_twin = !be->cfg.direct_maps;
+	dev->target.timeout_ms = be->cfg.nbd_timeout_ms;
+	dev->open_writable = !dev->readonly;
+	rc = device_job_start(dev, open_job);
+	if (rc < 0) {
+		device_error(dev, "cannot open %s: no thread to open it on: %s", dev->target_label, strerror(-rc));
+		goto out;
+	}
+	dev->target_state = TARGET_OPENING;
+	rc = -EINPROGRESS;
+out:
+	if (rc != -EINPROGRESS) {
+		free(dev->spec);
+		dev->spec = NULL;
+	}
+	free(params);
+	free(mode);
+	free(devtype);
+	free(vdev);
+	return rc;
+}
+
+/* The open job ended while the frontend was not ready to connect: settle the target's state now. */
+static int vbd_job_done(struct device *dev)
+{
+	int rc;
+
+	if (dev->target_state != TARGET_OPENING)
+		return 0;
+	rc = target_ready(dev);
+	return rc == -EINPROGRESS ? 0 : rc;
+}
+
+static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
+{
+	struct backend *be = dev->be;
+	struct xs_handle *xs = be->xs;
+	char *protocol = NULL;
+	uint64_t nq = 1, fe_persistent = 0;
+	int rc;
+
+	rc = target_ready(dev);
+	if (rc < 0)
+		return rc;
+	if (resume)
+		read_strategy(dev);     /* publish_features read it for a new connection */
 	if (vha_xs_read_str(xs, XBT_NULL, dev->fe_path, "protocol", &protocol) < 0)
 		protocol = NULL;
 	if (!vha_blkif_protocol_supported(protocol)) {
@@ -249,27 +349,6 @@ static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
 	dev->persistent = offers_persistent(dev) && fe_persistent == 1;
 	__atomic_store_n(&dev->discard_unsupported, 0, __ATOMIC_RELAXED);
 
-	/* params is the toolstack's (or, in some setups, the guest's): parsed as hostile input. */
-	spec = malloc(sizeof(*spec));
-	if (!spec) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	rc = vha_target_parse(params, spec, why, sizeof(why));
-	if (rc < 0) {
-		device_error(dev, "bad target in params: %s", why);
-		goto out;
-	}
-	dev->target.direct_wanted = be->cfg.direct;
-	dev->target.buffered_twin = !be->cfg.direct_maps;
-	dev->target.timeout_ms = be->cfg.nbd_timeout_ms;
-	rc = engine_open(&dev->target, spec, !dev->readonly);
-	if (rc < 0) {
-		device_error(dev, "cannot open %s: %s", params, dev->target.why[0] ? dev->target.why : strerror(-rc));
-		goto out;
-	}
-	if (dev->target.readonly)
-		dev->readonly = true;   /* what the engine can only read (an rbd snapshot) */
 	dev->limits = (struct vha_blkif_limits){
 		.sectors = dev->target.size >> 9,
 		.sector_size = dev->target.logical_block,
@@ -348,7 +427,7 @@ static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
 	vha_log_ratelimited(&dev->rl, VHA_LOG_INFO,
 			    "device %u/%u connected: %s (%s), %" PRIu64 " sectors, %u queue(s), ring order %u, "
 			    "grants %s%s%s%s",
-			    dev->fe_domid, dev->devid, params, engine_name(&dev->target), dev->target.size >> 9,
+			    dev->fe_domid, dev->devid, dev->target_label, engine_name(&dev->target), dev->target.size >> 9,
 			    dev->nr_queues,
 			    __builtin_ctz(dev->queues[0].nr_ring_pages), grant_strategy_name(dev->strategy),
 			    dev->persistent ? " (persistent negotiated)" : "",
@@ -360,19 +439,47 @@ static int vbd_connect(struct device *dev, bool resume, unsigned int *resumed)
 	/* fail: the caller closes the device (close_device), which undoes what was set up. */
 fail:
 out:
-	free(spec);
-	free(params);
-	free(mode);
 	free(protocol);
-	free(devtype);
-	free(vdev);
 	return rc;
 }
 
-/* The queues are gone: close the target (engine_close is a no-op on one never opened). */
-static void vbd_disconnect(struct device *dev)
+/*
+ * The queues are gone: close the target, on the job thread (librbd's close
+ * and rados_shutdown wait on the cluster). True once it is closed.
+ */
+static bool vbd_disconnect(struct device *dev)
 {
-	engine_close(&dev->target);
+	int rc;
+
+	switch (dev->target_state) {
+	case TARGET_CLOSED:
+		return true;
+	case TARGET_OPENING:
+		rc = device_job_collect(dev);
+		if (rc == -EINPROGRESS)
+			return false;
+		free(dev->spec);
+		dev->spec = NULL;
+		dev->target_state = rc < 0 ? TARGET_CLOSED : TARGET_OPEN;
+		if (rc < 0)
+			return true;    /* engine_open undid itself */
+		/* It opened after all: close it. */
+		/* fall through */
+	case TARGET_OPEN:
+		if (device_job_start(dev, close_job) < 0) {
+			engine_close(&dev->target);     /* no thread: close it here */
+			dev->target_state = TARGET_CLOSED;
+			return true;
+		}
+		dev->target_state = TARGET_CLOSING;
+		return false;
+	case TARGET_CLOSING:
+		if (device_job_collect(dev) == -EINPROGRESS)
+			return false;
+		dev->target_state = TARGET_CLOSED;
+		return true;
+	}
+	return true;
 }
 
 /* Called on each look at a connected device. */
@@ -430,6 +537,7 @@ const struct device_ops vbd_ops = {
 	.publish_features = vbd_publish_features,
 	.connect = vbd_connect,
 	.disconnect = vbd_disconnect,
+	.job_done = vbd_job_done,
 	.refresh = vbd_refresh,
 	.check_size = vbd_check_size,
 };

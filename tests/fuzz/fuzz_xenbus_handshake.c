@@ -519,12 +519,16 @@ static void check_accounts(void)
 	check_budgets();
 }
 
-/* Let every worker that was asked to stop finish (the pass then sees them gone). */
+/* Let every device job and every worker that was asked to stop finish (the pass then sees them done). */
 static void wait_for_workers(void)
 {
 	for (unsigned int i = 0; i < w.be.nr_devices; i++) {
 		struct device *dev = w.be.devices[i];
 
+		/* A target opening or closing on the device's job thread. */
+		for (int spins = 0; __atomic_load_n(&dev->job.state, __ATOMIC_ACQUIRE) == JOB_RUNNING && spins < 20000;
+		     spins++)
+			usleep(50);
 		for (unsigned int q = 0; q < dev->nr_queues; q++)
 			for (int spins = 0; dev->queues[q].stop_sent && !queue_stopped(&dev->queues[q]) && spins < 20000;
 			     spins++)
