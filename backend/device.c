@@ -140,7 +140,7 @@ int device_job_start(struct device *dev, int (*fn)(struct device *dev))
 {
 	int rc;
 
-	if (dev->job.state != JOB_IDLE)
+	if (__atomic_load_n(&dev->job.state, __ATOMIC_ACQUIRE) != JOB_IDLE)
 		return -EBUSY;
 	dev->job.fn = fn;
 	dev->job.rc = 0;
@@ -168,14 +168,14 @@ int device_job_collect(struct device *dev)
 	}
 	if (!dev->job.joined)
 		pthread_join(dev->job.thread, NULL);
-	dev->job.state = JOB_IDLE;
+	__atomic_store_n(&dev->job.state, JOB_IDLE, __ATOMIC_RELEASE);
 	return dev->job.rc;
 }
 
 /* Wait for the device's job to finish (shutdown and device_free only: nothing else is served meanwhile). */
 static void device_job_wait(struct device *dev)
 {
-	if (dev->job.state == JOB_IDLE || dev->job.joined)
+	if (__atomic_load_n(&dev->job.state, __ATOMIC_ACQUIRE) == JOB_IDLE || dev->job.joined)
 		return;
 	pthread_join(dev->job.thread, NULL);
 	dev->job.joined = true;

@@ -65,16 +65,28 @@
  */
 #define RBD_OSD_OP_TIMEOUT_S 60
 
-/* A rados cluster handle shared by the devices that name the same conf and id. Main thread. */
+/*
+ * A rados cluster handle shared by the devices that name the same conf and
+ * id. Devices open and close on their own job threads (device.c), so the
+ * list is under clusters_lock; the connect itself (up to
+ * RBD_CONNECT_TIMEOUT_S) runs unlocked, and a second device of the same
+ * cluster waits for its outcome on clusters_cond rather than connecting
+ * twice. A cluster that failed to connect leaves the list at once: the next
+ * open tries again.
+ */
 struct rbd_cluster {
 	struct rbd_cluster *next;
 	char conf[VHA_TARGET_PATH_MAX];
 	char id[VHA_TARGET_NAME_MAX];
-	rados_t rados;
-	unsigned int refs;
+	rados_t rados;                  /* NULL once a failed connect shut it down */
+	unsigned int refs;              /* under clusters_lock */
+	int state;                      /* under clusters_lock: 1 connecting, 0 connected, -errno failed */
+	char why[128];                  /* failed: why, for every device that waited */
 };
 
-static struct rbd_cluster *clusters;
+static pthread_mutex_t clusters_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t clusters_cond = PTHREAD_COND_INITIALIZER;
+static struct rbd_cluster *clusters;    /* under clusters_lock */
 
 /* One open image (engine.priv). */
 struct rbd_dev {
@@ -138,19 +150,53 @@ static void rbd_apply_timeouts(rados_t rados)
 	}
 }
 
-static void cluster_put(struct rbd_cluster *c)
+/* Under clusters_lock: take c out of the list (a no-op when it left already). */
+static void cluster_unlink(struct rbd_cluster *c)
 {
-	struct rbd_cluster **p;
-
-	if (!c || --c->refs > 0)
-		return;
-	for (p = &clusters; *p; p = &(*p)->next)
+	for (struct rbd_cluster **p = &clusters; *p; p = &(*p)->next)
 		if (*p == c) {
 			*p = c->next;
 			break;
 		}
-	rados_shutdown(c->rados);
+}
+
+static void cluster_put(struct rbd_cluster *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&clusters_lock);
+	if (--c->refs > 0) {
+		pthread_mutex_unlock(&clusters_lock);
+		return;
+	}
+	cluster_unlink(c);
+	pthread_mutex_unlock(&clusters_lock);
+	if (c->rados)
+		rados_shutdown(c->rados);
 	free(c);
+}
+
+/* Create and connect c->rados (unlocked: it may take RBD_CONNECT_TIMEOUT_S). 0 or -errno with c->why set. */
+static int cluster_connect(struct rbd_cluster *c)
+{
+	int rc = rados_create(&c->rados, c->id[0] ? c->id : NULL);
+
+	if (rc < 0) {
+		c->rados = NULL;
+		snprintf(c->why, sizeof(c->why), "rados_create (client id '%.64s'): %s", c->id, strerror(-rc));
+		return rc;
+	}
+	rc = rados_conf_read_file(c->rados, c->conf);
+	if (rc < 0) {
+		snprintf(c->why, sizeof(c->why), "cannot read ceph conf %.80s: %s", c->conf, strerror(-rc));
+		return rc;
+	}
+	rbd_apply_timeouts(c->rados);
+	rc = rados_connect(c->rados);
+	if (rc < 0)
+		snprintf(c->why, sizeof(c->why), "cannot connect to the Ceph cluster of %.60s: %s", c->conf,
+			 strerror(-rc));
+	return rc;
 }
 
 /* The connected cluster for (conf, id), shared. Returns 0 or -errno with why set. */
@@ -159,44 +205,56 @@ static int cluster_get(struct engine *e, const char *conf, const char *id, struc
 	struct rbd_cluster *c;
 	int rc;
 
+	pthread_mutex_lock(&clusters_lock);
 	for (c = clusters; c; c = c->next)
-		if (strcmp(c->conf, conf) == 0 && strcmp(c->id, id) == 0) {
-			c->refs++;
-			*out = c;
-			return 0;
+		if (strcmp(c->conf, conf) == 0 && strcmp(c->id, id) == 0)
+			break;
+	if (c) {
+		c->refs++;
+		while (c->state > 0)
+			pthread_cond_wait(&clusters_cond, &clusters_lock);
+		rc = c->state;
+		if (rc < 0)
+			snprintf(e->why, sizeof(e->why), "%s", c->why);
+		pthread_mutex_unlock(&clusters_lock);
+		if (rc < 0) {
+			cluster_put(c);
+			return rc;
 		}
+		*out = c;
+		return 0;
+	}
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		pthread_mutex_unlock(&clusters_lock);
 		return -ENOMEM;
+	}
 	snprintf(c->conf, sizeof(c->conf), "%s", conf);
 	snprintf(c->id, sizeof(c->id), "%s", id);
-	rc = rados_create(&c->rados, id[0] ? id : NULL);
-	if (rc < 0) {
-		snprintf(e->why, sizeof(e->why), "rados_create (client id '%.64s'): %s", id, strerror(-rc));
-		free(c);
-		return rc;
-	}
-	rc = rados_conf_read_file(c->rados, conf);
-	if (rc < 0) {
-		snprintf(e->why, sizeof(e->why), "cannot read ceph conf %.80s: %s", conf, strerror(-rc));
-		goto fail;
-	}
-	rbd_apply_timeouts(c->rados);
-	rc = rados_connect(c->rados);
-	if (rc < 0) {
-		snprintf(e->why, sizeof(e->why), "cannot connect to the Ceph cluster of %.60s: %s", conf,
-			 strerror(-rc));
-		goto fail;
-	}
 	c->refs = 1;
+	c->state = 1;
 	c->next = clusters;
 	clusters = c;
+	pthread_mutex_unlock(&clusters_lock);
+
+	rc = cluster_connect(c);
+	if (rc < 0 && c->rados) {
+		rados_shutdown(c->rados);
+		c->rados = NULL;
+	}
+	pthread_mutex_lock(&clusters_lock);
+	c->state = rc < 0 ? rc : 0;
+	if (rc < 0)
+		cluster_unlink(c);      /* the next open connects afresh */
+	pthread_cond_broadcast(&clusters_cond);
+	pthread_mutex_unlock(&clusters_lock);
+	if (rc < 0) {
+		snprintf(e->why, sizeof(e->why), "%s", c->why);
+		cluster_put(c);
+		return rc;
+	}
 	*out = c;
 	return 0;
-fail:
-	rados_shutdown(c->rados);
-	free(c);
-	return rc;
 }
 
 static void *size_thread(void *arg)
