@@ -303,6 +303,16 @@ static bool evaluate(struct device *dev)
 		if (!dev->removed)
 			vha_info("device %u/%u removed", dev->fe_domid, dev->devid);
 		dev->removed = true;
+	}
+	if (dev->removed) {
+		/*
+		 * Only the teardown is left, even if the toolstack writes the
+		 * directory again meanwhile (a forced detach, then an attach of the
+		 * same disk): once this device is freed, a scan finds the new one.
+		 * Not connected any more: no size check reads a target a job
+		 * closes.
+		 */
+		dev->phase = DEV_CLOSED;
 		return !disconnect(dev);
 	}
 	if (dev->stopping) {
@@ -577,6 +587,7 @@ void backend_process(struct backend *be)
 	uint64_t junk;
 	/* Bound the work per pass; the watch fd stays readable if more is queued. */
 	unsigned int budget = 1024;
+	bool rescan = false;
 
 	while (budget-- && (ev = xs_check_watch(be->xs)) != NULL) {
 		mark_dirty(be, ev[XS_WATCH_PATH], ev[XS_WATCH_TOKEN]);
@@ -602,10 +613,20 @@ void backend_process(struct backend *be)
 		dev->dirty = false;
 		if (!evaluate(dev)) {
 			device_free(be, i);
+			rescan = true;
 			continue;
 		}
 		if (!dev->dirty)
 			i++;
+	}
+	/* A directory written again while its old device was torn down is a new device: look at it now. */
+	if (rescan) {
+		uint64_t one = 1;
+		unsigned int before = be->nr_devices;
+
+		scan(be);
+		if (be->nr_devices > before && write(be->wake_fd, &one, sizeof(one)) < 0)
+			vha_debug("wake main: %s", strerror(errno));
 	}
 }
 

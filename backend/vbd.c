@@ -312,6 +312,12 @@ static int vbd_job_done(struct device *dev)
 {
 	int rc;
 
+	if (dev->target_state == TARGET_CLOSING) {
+		/* Defensive: device.c connects only once disconnect finished, which collects it. */
+		if (device_job_collect(dev) != -EINPROGRESS)
+			dev->target_state = TARGET_CLOSED;
+		return 0;
+	}
 	if (dev->target_state != TARGET_OPENING)
 		return 0;
 	rc = target_ready(dev);
@@ -519,7 +525,11 @@ static void publish_size(struct device *dev, uint64_t size)
 
 static void vbd_check_size(struct device *dev)
 {
-	int64_t size = engine_size(&dev->target);
+	int64_t size;
+
+	if (dev->target_state != TARGET_OPEN)
+		return;         /* a job opens or closes it: the job's alone */
+	size = engine_size(&dev->target);
 
 	if (size < 0 || (uint64_t)size == dev->last_size)
 		return;
