@@ -125,6 +125,17 @@ struct nbd_queue {
 	bool first_connect;             /* not connected yet since queue_open */
 };
 
+/* The I/O thread: has queue_close asked it to stop? */
+static bool stop_asked(struct nbd_queue *nq)
+{
+	bool stop;
+
+	pthread_mutex_lock(&nq->lock);
+	stop = nq->stop;
+	pthread_mutex_unlock(&nq->lock);
+	return stop;
+}
+
 static uint64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -154,11 +165,14 @@ static int nbd_errno(void)
 
 /*
  * Connect to the target within timeout_ms (handshake included) without
- * blocking longer: libnbd's asynchronous connect driven by poll. Returns a
- * ready handle, or NULL with why set (and *err a positive errno).
+ * blocking longer: libnbd's asynchronous connect driven by poll. nq: a
+ * queue's I/O thread connecting; a stop asked meanwhile (its wake_fd)
+ * abandons the attempt at once, so closing the queue never waits on a slow
+ * server. Returns a ready handle, or NULL with why set (and *err a positive
+ * errno: ECANCELED when stopped).
  */
-static struct nbd_handle *connect_bounded(const struct nbd_target *nt, unsigned int timeout_ms, char *why,
-					  size_t why_len, int *err)
+static struct nbd_handle *connect_bounded(const struct nbd_target *nt, struct nbd_queue *nq,
+					  unsigned int timeout_ms, char *why, size_t why_len, int *err)
 {
 	uint64_t deadline = mono_ms() + timeout_ms;
 	struct nbd_handle *h = nbd_create();
@@ -183,7 +197,9 @@ static struct nbd_handle *connect_bounded(const struct nbd_target *nt, unsigned 
 	if (r < 0)
 		goto fail;
 	while (nbd_aio_is_connecting(h)) {
-		struct pollfd pfd = { .fd = nbd_aio_get_fd(h) };
+		struct pollfd pfds[2] = { { .fd = nbd_aio_get_fd(h) },
+					  { .fd = nq ? nq->wake_fd : -1, .events = POLLIN } };
+		struct pollfd *pfd = &pfds[0];
 		unsigned int dir = nbd_aio_get_direction(h);
 		uint64_t now = mono_ms();
 
@@ -193,9 +209,9 @@ static struct nbd_handle *connect_bounded(const struct nbd_target *nt, unsigned 
 			say(why, why_len, "nbd server %s did not answer within %u ms", nt->where, timeout_ms);
 			return NULL;
 		}
-		pfd.events = (dir & LIBNBD_AIO_DIRECTION_READ ? POLLIN : 0) |
-			     (dir & LIBNBD_AIO_DIRECTION_WRITE ? POLLOUT : 0);
-		r = poll(&pfd, 1, (int)(deadline - now));
+		pfd->events = (dir & LIBNBD_AIO_DIRECTION_READ ? POLLIN : 0) |
+			      (dir & LIBNBD_AIO_DIRECTION_WRITE ? POLLOUT : 0);
+		r = poll(pfds, nq ? 2 : 1, (int)(deadline - now));
 		if (r < 0 && errno != EINTR) {
 			*err = errno;
 			nbd_close(h);
@@ -204,9 +220,18 @@ static struct nbd_handle *connect_bounded(const struct nbd_target *nt, unsigned 
 		}
 		if (r <= 0)
 			continue;
-		if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) && (dir & LIBNBD_AIO_DIRECTION_READ))
+		/* The wake is not drained: the I/O thread's loop reads it, and takes the submissions. */
+		if ((pfds[1].revents & POLLIN) && stop_asked(nq)) {
+			nbd_close(h);
+			*err = ECANCELED;
+			say(why, why_len, "nbd server %s: connect abandoned: the queue is stopping", nt->where);
+			return NULL;
+		}
+		if (!pfd->revents)
+			continue;
+		if ((pfd->revents & (POLLIN | POLLHUP | POLLERR)) && (dir & LIBNBD_AIO_DIRECTION_READ))
 			r = nbd_aio_notify_read(h);
-		else if (pfd.revents & (POLLOUT | POLLHUP | POLLERR))
+		else if (pfd->revents & (POLLOUT | POLLHUP | POLLERR))
 			r = nbd_aio_notify_write(h);
 		if (r < 0)
 			goto fail;
@@ -246,8 +271,8 @@ static int nbd_engine_open(struct engine *e, const struct vha_target_spec *spec,
 		snprintf(nt->where, sizeof(nt->where), "unix:%s", spec->path);
 	nt->timeout_ms = e->timeout_ms ? e->timeout_ms : NBD_TIMEOUT_DEFAULT_MS;
 
-	/* A probe connection on the main thread, bounded: each queue connects on its own later. */
-	h = connect_bounded(nt, NBD_CONNECT_TIMEOUT_MS, e->why, sizeof(e->why), &err);
+	/* A probe connection (on the device's job thread), bounded: each queue connects on its own later. */
+	h = connect_bounded(nt, NULL, NBD_CONNECT_TIMEOUT_MS, e->why, sizeof(e->why), &err);
 	if (!h)
 		return -err;
 	size = nbd_get_size(h);
@@ -613,13 +638,14 @@ static int reconnect_step(struct nbd_queue *nq)
 	int err;
 
 	if (now >= nq->retry_at_ms) {
-		nq->h = connect_bounded(nq->nt, NBD_CONNECT_TIMEOUT_MS, why, sizeof(why), &err);
+		nq->h = connect_bounded(nq->nt, nq, NBD_CONNECT_TIMEOUT_MS, why, sizeof(why), &err);
 		now = mono_ms();
 		if (nq->h) {
-			if (nq->first_connect)
+			if (nq->first_connect && !nq->gave_up)
 				vha_debug("nbd %s: queue connected in %" PRIu64 " ms", nq->nt->where, now - nq->lost_at_ms);
 			else
-				vha_warn("nbd %s: reconnected after %" PRIu64 " ms", nq->nt->where, now - nq->lost_at_ms);
+				vha_warn("nbd %s: %sconnected after %" PRIu64 " ms", nq->nt->where,
+					 nq->first_connect ? "queue " : "re", now - nq->lost_at_ms);
 			nq->first_connect = false;
 			nq->gave_up = false;
 			return 0;
@@ -629,8 +655,8 @@ static int reconnect_step(struct nbd_queue *nq)
 		nq->retry_ms = nq->retry_ms * 2 > NBD_RETRY_MAX_MS ? NBD_RETRY_MAX_MS : nq->retry_ms * 2;
 	}
 	if (!nq->gave_up && now - nq->lost_at_ms >= nq->nt->timeout_ms) {
-		vha_warn("nbd %s: not reconnected within %u ms: I/O fails until the server is back", nq->nt->where,
-			 nq->nt->timeout_ms);
+		vha_warn("nbd %s: queue not %sconnected within %u ms: I/O fails until the server is back",
+			 nq->nt->where, nq->first_connect ? "" : "re", nq->nt->timeout_ms);
 		nq->gave_up = true;
 		fail_waiting(nq);
 	}
