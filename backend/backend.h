@@ -222,7 +222,7 @@ struct device;
  * Work that can block for seconds (opening or closing a target behind a
  * Ceph monitor or an NBD server) runs on a thread of the device's own, never
  * on the main thread, so one unreachable cluster stalls no other guest's
- * handshake (docs/backend.md, "Threads"). One job at a time per device; the
+ * handshake (docs/backend.md, "Lifecycle of a device"). One job at a time per device; the
  * thread wakes the main thread when it is done, and the main thread collects
  * the result (device.c).
  */

@@ -4,8 +4,9 @@
  * rbd:POOL/IMAGE[@SNAP][:conf=PATH][:id=NAME].
  *
  * Open: one rados cluster handle per (conf, id), shared by every device
- * that names the same pair and reference-counted (open and close run on
- * the main thread only, so the list needs no lock); one ioctx and one
+ * that names the same pair and reference-counted (opens and closes run on
+ * device job threads, several at once: the list is under a lock, see
+ * struct rbd_cluster); one ioctx and one
  * rbd_image_t per device, used by all of its queues (librbd image handles
  * take concurrent aio from any thread). A snapshot is opened read-only.
  * Nothing in ceph.conf is overridden except two timeouts, and only where
@@ -53,8 +54,9 @@
 
 #define RBD_DEFAULT_CONF "/etc/ceph/ceph.conf"
 /*
- * Attach runs on the main thread: an unreachable monitor must fail it in
- * bounded time (librados' default is 300 s). ceph.conf may set less.
+ * An attach waits on it (on the device's job thread): an unreachable
+ * monitor must fail it in bounded time (librados' default is 300 s).
+ * ceph.conf may set less.
  */
 #define RBD_CONNECT_TIMEOUT_S 10
 /*

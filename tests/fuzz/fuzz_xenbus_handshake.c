@@ -519,16 +519,23 @@ static void check_accounts(void)
 	check_budgets();
 }
 
+/* Let every device job (a target opening or closing on its own thread) finish. */
+static void wait_for_jobs(void)
+{
+	for (unsigned int i = 0; i < w.be.nr_devices; i++)
+		for (int spins = 0;
+		     __atomic_load_n(&w.be.devices[i]->job.state, __ATOMIC_ACQUIRE) == JOB_RUNNING && spins < 20000;
+		     spins++)
+			usleep(50);
+}
+
 /* Let every device job and every worker that was asked to stop finish (the pass then sees them done). */
 static void wait_for_workers(void)
 {
+	wait_for_jobs();
 	for (unsigned int i = 0; i < w.be.nr_devices; i++) {
 		struct device *dev = w.be.devices[i];
 
-		/* A target opening or closing on the device's job thread. */
-		for (int spins = 0; __atomic_load_n(&dev->job.state, __ATOMIC_ACQUIRE) == JOB_RUNNING && spins < 20000;
-		     spins++)
-			usleep(50);
 		for (unsigned int q = 0; q < dev->nr_queues; q++)
 			for (int spins = 0; dev->queues[q].stop_sent && !queue_stopped(&dev->queues[q]) && spins < 20000;
 			     spins++)
@@ -704,6 +711,8 @@ static void run(struct input *in)
 			write_op(in, op);
 			break;
 		case OP_PROCESS:
+			/* Device jobs (opening a target) always end first, so an input replays the same. */
+			wait_for_jobs();
 			if (next(in) & 1)
 				wait_for_workers();
 			backend_process(&w.be);
