@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,7 +44,41 @@ struct options {
 	int log_level;
 	int direct_choice;              /* -1: the platform's default, 0: buffered, 1: O_DIRECT */
 	int direct_maps_choice;         /* -1: the platform's default, 0/1 */
+	const char *check_target;       /* --check-target: open it, say what it is, exit */
 };
+
+/*
+ * --check-target: what the hotplug script asks before it writes
+ * hotplug-status=connected for a target with no local path, so that an
+ * unreachable cluster fails `xl block-attach` with the reason rather than
+ * leaving a disk that never connects. Read-only: it takes no rbd lock.
+ */
+static int check_target(const char *target, unsigned int nbd_timeout_ms)
+{
+	struct vha_target_spec *spec = malloc(sizeof(*spec));
+	struct engine e = { .file = { .fd = -1, .bfd = -1 }, .timeout_ms = nbd_timeout_ms };
+	char why[160];
+	int rc;
+
+	if (!spec) {
+		vha_cli_error("out of memory");
+		return VHA_EXIT_FAILURE;
+	}
+	if (vha_target_parse(target, spec, why, sizeof(why)) < 0) {
+		free(spec);
+		return vha_cli_usage("'%s' is not a target: %s", target, why);
+	}
+	rc = engine_open(&e, spec, false);
+	free(spec);
+	if (rc < 0) {
+		vha_cli_error("cannot open %s: %s", target, e.why[0] ? e.why : strerror(-rc));
+		return VHA_EXIT_FAILURE;
+	}
+	printf("%s: %s engine, %" PRIu64 " bytes, %u-byte sectors\n", target, engine_name(&e), e.size,
+	       e.logical_block);
+	engine_close(&e);
+	return VHA_EXIT_OK;
+}
 
 static void usage(FILE *out)
 {
@@ -102,6 +137,10 @@ static void usage(FILE *out)
 		"  --log-level LEVEL          error|warn|info|debug (default info)\n"
 		"  --metrics FILE             also write Prometheus metrics to FILE whenever stats.json is\n"
 		"                             written (node_exporter's textfile collector: name it *.prom)\n"
+		"  --check-target TARGET      open TARGET read-only as a device would (rbd: the cluster\n"
+		"                             reached within 10 s; nbd: the server within 5 s), print what\n"
+		"                             it is, and exit: 0 it opens, 1 it does not (the reason on\n"
+		"                             standard error), 2 it is not a target (the hotplug script's check)\n"
 		"  --help, --version\n\n"
 		"Signals: SIGTERM/SIGINT close every device and exit; SIGUSR2 exits leaving every device\n"
 		"live, for the next vha-backend to take over (what the systemd unit stops with);\n"
@@ -144,6 +183,7 @@ static const struct option long_opts[] = {
 	{ "no-direct-maps", no_argument, NULL, 'm' },
 	{ "direct-maps", no_argument, NULL, 'M' },
 	{ "nbd-timeout", required_argument, NULL, 'O' },
+	{ "check-target", required_argument, NULL, 'K' },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -272,6 +312,7 @@ static int apply_option(struct options *o, int c, const char *arg)
 		o->cfg.nbd_timeout_ms = seconds * 1000u;
 		break;
 	}
+	case 'K': o->check_target = arg; break;
 	case 'l':
 		o->log_level = vha_log_parse_level(arg);
 		if (o->log_level < 0) {
@@ -318,7 +359,8 @@ static int read_config(struct options *o, const char *file)
 		for (opt = long_opts; opt->name; opt++)
 			if (strcmp(opt->name, key) == 0)
 				break;
-		if (!opt->name || opt->val == 'c' || opt->val == 'h' || opt->val == 'V' ||
+		/* Not settings: a file within a file, help, version, and the one-shot --check-target. */
+		if (!opt->name || opt->val == 'c' || opt->val == 'h' || opt->val == 'V' || opt->val == 'K' ||
 		    (opt->has_arg == required_argument && !val)) {
 			vha_cli_error("%s:%d: unknown or incomplete setting '%s'", file, lineno, key);
 			fclose(f);
@@ -407,6 +449,8 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		return vha_cli_usage("unexpected argument '%s'", argv[optind]);
 	vha_log_set_threshold((enum vha_log_level)o.log_level);
+	if (o.check_target)
+		return check_target(o.check_target, o.cfg.nbd_timeout_ms);
 	/* Foreground: the log file now, so every line goes there; a daemon's opens once forked. */
 	if (o.log_file) {
 		rc = o.foreground ? daemon_log_open(o.log_file) : try_log_file(o.log_file);

@@ -64,8 +64,8 @@ compare "vha-simxenstored(8)" "$tmp/simxenstored.help" "$tmp/simxenstored.page"
 page_options $M/vhactl.8.scd >"$tmp/vhactl.page"
 compare "vhactl(8) (global and every command's --help)" "$tmp/vhactl.help" "$tmp/vhactl.page"
 
-# vha-backend.conf(5): one setting per option, but config, help and version.
-grep -v -x -e --config -e --help -e --version "$tmp/backend.help" | sed 's/^--//' >"$tmp/conf.help"
+# vha-backend.conf(5): one setting per option, but config, help, version and check-target.
+grep -v -x -e --config -e --help -e --version -e --check-target "$tmp/backend.help" | sed 's/^--//' >"$tmp/conf.help"
 sed -n '/^# SETTINGS/,/^# SIGNALS/p' $M/vha-backend.conf.5.scd | grep -E '^\*[a-z]' |
 	grep -o '\*[a-z][a-z0-9-]*\*' | tr -d '*' | sort -u >"$tmp/conf.page"
 compare "vha-backend.conf(5) settings" "$tmp/conf.help" "$tmp/conf.page"

@@ -15,7 +15,11 @@
 #  8. another name of the same file that no path resolution finds (a hard
 #     link): refused, the file is compared by device and inode;
 #  9. two guests' adds of one target at the same time (libxl runs hotplug
-#     scripts of different domains concurrently): exactly one connects.
+#     scripts of different domains concurrently): exactly one connects;
+# 10. null:, and rbd:/nbd: with no vha-backend to check them: connected;
+# 11. rbd: and nbd: opened once by vha-backend --check-target: a server or
+#     cluster that does not answer, or a bad target, fails the add with the
+#     reason; a live nbdkit connects.
 set -u
 cd "$(dirname "$0")/../.."
 B=${VHA_BUILD:-$PWD/build}
@@ -137,6 +141,8 @@ else
 fi
 
 note "10. targets with no local path (engines) are not stat'ed"
+# No vha-backend to check rbd: and nbd: with: they connect, and the log says they were not checked.
+export VHA_HOTPLUG_BACKEND=$D/no-vha-backend
 for t in null:64m rbd:pool/image nbd:unix:/run/nbd.sock; do
 	xenstore-rm backend/vbd
 	disk 1 w "$t"
@@ -144,8 +150,35 @@ for t in null:64m rbd:pool/image nbd:unix:/run/nbd.sock; do
 	disk 2 w "$t"
 	expect_ok 2 "$t beside domain 1's (the engine's own sharing rules apply)"
 done
+grep -q "rbd:pool/image: not checked" "$D/hotplug.log" || fail "no log line saying rbd: was not checked"
 disk 1 w "$D/no-such-file"
 expect_refused 1 "a path that does not exist" "is neither a block device nor a regular file"
+
+note "11. rbd: and nbd: targets are opened once (vha-backend --check-target)"
+if [ -x "$B/vha-backend" ]; then
+	export VHA_HOTPLUG_BACKEND=$B/vha-backend
+	xenstore-rm backend/vbd
+	disk 1 w "nbd:unix:$D/no-server.sock"
+	expect_refused 1 "an nbd socket nobody listens on" "cannot open nbd:unix:$D/no-server.sock: nbd server"
+	printf '[global]\nmon host = v2:127.0.0.1:9\nauth client required = none\n' >"$D/nomon.conf"
+	disk 1 w "rbd:rbd/disk:conf=$D/nomon.conf"
+	expect_refused 1 "an rbd cluster whose monitor does not answer" "cannot connect to the Ceph cluster"
+	disk 1 w "rbd:"
+	expect_refused 1 "an rbd: target without an image" "is not a target: rbd wants POOL/IMAGE"
+	if command -v nbdkit >/dev/null 2>&1; then
+		nbdkit -f --unix "$D/nbd.sock" memory 16M >"$D/nbdkit.log" 2>&1 &
+		nbdkit_pid=$!
+		for _ in $(seq 50); do [ -S "$D/nbd.sock" ] && break; sleep 0.1; done
+		disk 1 w "nbd:unix:$D/nbd.sock"
+		expect_ok 1 "an nbd server that answers"
+		kill $nbdkit_pid
+	else
+		echo "the live nbd server part skipped: nbdkit is not installed"
+	fi
+	unset VHA_HOTPLUG_BACKEND
+else
+	echo "section 11 skipped: $B/vha-backend is not built"
+fi
 
 note "7. a file loop-mounted here for real"
 xenstore-rm backend/vbd
