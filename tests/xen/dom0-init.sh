@@ -138,7 +138,17 @@ wait_guest() {
 		sleep 0.25; i=$((i + 1))
 	done
 }
-guest_value() { grep "G: $2 " $CL/guest-$1.log | tail -1 | tr -d '\r' | awk '{print $3}'; }
+# A value the guest printed. Tried up to 3 times: user programs crash now and then under TCG (a
+# "Segmentation fault" of one of this pipeline's tools once lost a value the guest had printed).
+guest_value() {
+	local v="" i
+	for i in 1 2 3; do
+		v=$(grep "G: $2 " $CL/guest-$1.log | tail -1 | tr -d '\r' | awk '{print $3}')
+		[ -n "$v" ] && break
+		sleep 0.2
+	done
+	echo "$v"
+}
 # Gone means "xl domid" failed twice in a row (it occasionally fails spuriously).
 wait_gone() { # name seconds
 	local i=0 miss=0
