@@ -106,6 +106,7 @@ help:
 	@echo "                exec/s and coverage (cov, ft) per target"
 	@echo "make demo       the main job: the simulated platform, a disk, real I/O, a summary"
 	@echo "make bench      benchmark vha against raw io_uring on the same file"
+	@echo "make bench-instructions  vha-backend instructions per request under callgrind (null target)"
 	@echo "make bench-fairness  a normal guest's IOPS beside a greedy and a storming guest, as ratios"
 	@echo "make bench-rbd  vha over rbd vs fio's rbd engine on a 1-node Ceph cluster (4k rand QD32, 128k read)"
 	@echo "make check-xen  the real-Xen end-to-end suite under QEMU"
@@ -128,7 +129,7 @@ help:
 # and stops at once, naming the missing packages and `make deps`.
 # INSTALL_DEPS=0 (the Debian package build, whose Build-Depends
 # dpkg-buildpackage checks) does neither.
-DEPS_GOALS := deps check check-asan check-tsan demo bench bench-fairness bench-rbd soak check-xen check-fuzz fuzz-long
+DEPS_GOALS := deps check check-asan check-tsan demo bench bench-instructions bench-fairness bench-rbd soak check-xen check-fuzz fuzz-long
 DEPS_INSTALL := $(if $(filter $(DEPS_GOALS),$(MAKECMDGOALS)),1)
 INSTALL_DEPS ?= 1
 deps: $(DEPS_STAMP)
@@ -259,6 +260,12 @@ demo: all
 
 bench: all
 	$(Q)BUILD=$(BUILD) tools/bench.sh
+	$(Q)BUILD=$(BUILD) tools/bench-instructions.sh; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 77 ]
+
+# What a request costs vha-backend in instructions (callgrind; also the last table of make bench).
+.PHONY: bench-instructions
+bench-instructions: all
+	$(Q)BUILD=$(BUILD) tools/bench-instructions.sh
 
 .PHONY: bench-fairness
 bench-fairness: all
