@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The multi-queue tests (test_features: a real vha-backend serving 2 queues,
-# each on its own thread) under ThreadSanitizer. Builds build-tsan/ when it
+# each on its own thread) and the device jobs (slow-open.test.sh: targets
+# opened and closed on job threads, two at once on one rbd cluster) under
+# ThreadSanitizer. Builds build-tsan/ when it
 # is missing or stale; any ThreadSanitizer report from any process fails.
 # vha-test-timeout: 900
 set -u
@@ -33,9 +35,13 @@ fi
 logs="$probe/tsan"
 mkdir -p "$logs"
 # Reports go to one file per process (the backend daemonizes and its stderr is its log).
-export TSAN_OPTIONS="log_path=$logs/report halt_on_error=0 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+export TSAN_OPTIONS="log_path=$logs/report halt_on_error=0 second_deadlock_stack=1 suppressions=$PWD/tests/integration/tsan.supp ${TSAN_OPTIONS:-}"
 VHA_BUILD="$PWD/$TB" "$TB/tests/integration/test_features"
 rc=$?
+VHA_BUILD="$PWD/$TB" bash tests/integration/slow-open.test.sh
+rc2=$?
+# 77 (a part that cannot run here) is not a failure of the whole.
+[ $rc -eq 0 ] && [ $rc2 -ne 0 ] && [ $rc2 -ne 77 ] && rc=$rc2
 reports=$(cat "$logs"/report* 2>/dev/null)
 if [ -n "$reports" ]; then
 	echo "$reports"
