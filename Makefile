@@ -107,6 +107,7 @@ help:
 	@echo "make demo       the main job: the simulated platform, a disk, real I/O, a summary"
 	@echo "make bench      benchmark vha against raw io_uring on the same file"
 	@echo "make bench-instructions  vha-backend instructions per request under callgrind (null target)"
+	@echo "make bench-report  measure, then write docs/performance.md with its plots (gnuplot)"
 	@echo "make bench-fairness  a normal guest's IOPS beside a greedy and a storming guest, as ratios"
 	@echo "make bench-rbd  vha over rbd vs fio's rbd engine on a 1-node Ceph cluster (4k rand QD32, 128k read)"
 	@echo "make check-xen  the real-Xen end-to-end suite under QEMU"
@@ -129,7 +130,7 @@ help:
 # and stops at once, naming the missing packages and `make deps`.
 # INSTALL_DEPS=0 (the Debian package build, whose Build-Depends
 # dpkg-buildpackage checks) does neither.
-DEPS_GOALS := deps check check-asan check-tsan demo bench bench-instructions bench-fairness bench-rbd soak check-xen check-fuzz fuzz-long
+DEPS_GOALS := deps check check-asan check-tsan demo bench bench-instructions bench-report bench-fairness bench-rbd soak check-xen check-fuzz fuzz-long
 DEPS_INSTALL := $(if $(filter $(DEPS_GOALS),$(MAKECMDGOALS)),1)
 INSTALL_DEPS ?= 1
 deps: $(DEPS_STAMP)
@@ -261,6 +262,11 @@ demo: all
 bench: all
 	$(Q)BUILD=$(BUILD) tools/bench.sh
 	$(Q)BUILD=$(BUILD) tools/bench-instructions.sh; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 77 ]
+
+# docs/performance.md and its plots, measured here (tools/bench-report.sh; gnuplot).
+.PHONY: bench-report
+bench-report: all
+	$(Q)BUILD=$(BUILD) tools/bench-report.sh
 
 # What a request costs vha-backend in instructions (callgrind; also the last table of make bench).
 .PHONY: bench-instructions

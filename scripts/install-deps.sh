@@ -32,6 +32,7 @@ for arg in "$@"; do
 	--valgrind) extra="$extra valgrind" ;;
 	--xenlab) extra="$extra qemu-system-x86 busybox-static cpio" ;;
 	--docs) extra="$extra graphviz" ;;
+	--plots) extra="$extra gnuplot-nox" ;;
 	# make deb (the Build-Depends come from debian/control: scripts/build-deb.sh)
 	--deb) extra="$extra dpkg-dev debhelper lintian" ;;
 	# make check-deb: a fresh Debian chroot
