@@ -31,6 +31,12 @@ for b in vha-backend vha-frontend vhactl vha-simxenstored; do
 	[ -x "$B/$b" ] || { echo "bench-instructions: $B/$b is not built (make)"; exit 1; }
 done
 
+# valgrind cannot run a binary built with ASan or TSan (make check SANITIZE=1 builds those).
+if ldd "$B/vha-backend" 2>/dev/null | grep -Eq 'lib(asan|tsan|ubsan)'; then
+	echo "skip: $B/vha-backend is built with a sanitizer, which valgrind cannot run (use a plain build)"
+	exit 77
+fi
+
 SIM=$(mktemp -d /tmp/vha-ipr-XXXXXX)
 export VHA_PLATFORM=sim VHA_SIM_DIR=$SIM
 vg=""
