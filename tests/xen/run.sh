@@ -29,7 +29,8 @@
 # VHA_XEN_CACHE (package cache, default tests/xen/cache), VHA_XEN_TIMEOUT
 # (seconds per boot, default 900), VHA_XEN_STALL (seconds without serial
 # output before a boot counts as hung, default 240), VHA_XEN_QDISK=0 (leave
-# QEMU qdisk out of case 6), VHA_XEN_FIO_REPS / VHA_XEN_FIO_RUNTIME.
+# QEMU qdisk out of case 6), VHA_XEN_FIO_REPS / VHA_XEN_FIO_RUNTIME,
+# VHA_XEN_QEMU_CPU (QEMU's -cpu, default max).
 # Exit: 0 all run cases passed, 1 a case failed, 77 cannot run here.
 set -u
 cd "$(dirname "$0")/../.."
@@ -264,7 +265,7 @@ boot() {
 	# dom0 learns the boot's budget: a case that cannot fit in it skips.
 	args="$args vha.tmo=$tmo"
 	args=${args//,/,,}
-	timeout --kill-after=10 "$tmo" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "$mem" -smp 2 \
+	timeout --kill-after=10 "$tmo" qemu-system-x86_64 -accel tcg,thread=multi -cpu "${VHA_XEN_QEMU_CPU:-max}" -m "$mem" -smp 2 \
 		-nographic -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 		-kernel "$CACHE/xen.bin" \
 		-append "console=com1 com1=115200,8n1 dom0_mem=${DOM0_MEM:-1024M},max:${DOM0_MEM:-1024M} dom0_max_vcpus=2 smap=0 bootscrub=0 loglvl=warning guest_loglvl=warning" \
