@@ -21,6 +21,7 @@ int engine_open(struct engine *e, const struct vha_target_spec *spec, bool writa
 
 	engine_close(e);
 	e->why[0] = '\0';
+	e->queue_bytes = 0;
 	switch (spec->kind) {
 	case VHA_TARGET_PATH:
 	case VHA_TARGET_FILE:

@@ -175,6 +175,8 @@ struct engine {
 	bool write_zeroes;              /* the target can write zeroes cheaply (unused by blkif) */
 	bool direct;                    /* file/blockdev: opened with O_DIRECT */
 	bool buffered_transient;        /* ENGINE_IO_TRANSIENT I/O goes through a buffered path */
+	size_t queue_bytes;             /* set by open: memory each queue_open allocates (nbd: its bounce
+					 * buffer); the device's memory budget counts it */
 	char why[128];                  /* open: what went wrong, for the error node, when set */
 	/* The engine's own state. */
 	struct target file;             /* file/blockdev (fd -1: none) */

@@ -24,10 +24,18 @@
  * wake-up each way per batch (measured in docs/performance: make bench).
  *
  * Buffers: libnbd takes one flat buffer per command. The request's iovecs
- * are already merged where they are contiguous (strategy.c), so each iovec
- * becomes one command straight on the guest's pages (zero copy, no bounce
- * buffer), split only at the server's maximum request size; the engine_io
- * completes when all its commands have.
+ * are already merged where they are contiguous (strategy.c). A request of
+ * one iovec becomes one command straight on the guest's pages (zero copy).
+ * A request of several (a 128 KiB read is 32 scattered 4 KiB grant pages)
+ * goes through the queue's bounce buffer: gathered there and sent as one
+ * write, or read there in one command and scattered to the guest's pages
+ * when it completes. One command instead of one per page costs a memcpy
+ * (about 10 us per 128 KiB) and saves that many round trips and server
+ * calls. The bounce buffer (NBD_BOUNCE_BYTES per queue, e->queue_bytes, so
+ * the device's memory budget counts it) is carved in pages, first fit;
+ * a request that finds no room, or is larger, falls back to one command per
+ * iovec. Commands are split only at the server's maximum request size; the
+ * engine_io completes when all its commands have.
  *
  * Operations: read/write -> pread/pwrite; flush -> flush when the server
  * has a write cache (nbd_can_flush; else writes are durable when answered
@@ -74,6 +82,10 @@
 #define NBD_TIMEOUT_DEFAULT_MS 30000u   /* e->timeout_ms 0 */
 #define NBD_TRIM_CHUNK (UINT64_C(1) << 30)
 #define NBD_REQUEST_MAX (UINT64_C(32) << 20)    /* libnbd's own limit for pread/pwrite is 64 MiB */
+#define NBD_BOUNCE_PAGE 4096u
+#define NBD_BOUNCE_PAGES 256u                   /* per queue: 1 MiB, a largest blkif request is 1 MiB */
+#define NBD_BOUNCE_BYTES ((size_t)NBD_BOUNCE_PAGES * NBD_BOUNCE_PAGE)
+#define NBD_BOUNCE_WORDS (NBD_BOUNCE_PAGES / 64u)
 
 /* The device's target: what every queue connects to, and what the server offers. */
 struct nbd_target {
@@ -93,6 +105,8 @@ struct nbd_op {
 	unsigned int pending;           /* NBD commands in flight */
 	int error;                      /* the first command's errno, or 0 */
 	bool then_flush;                /* a flush's data is being written: flush once it is */
+	char *bounce;                   /* its data's place in the queue's bounce buffer, or NULL */
+	unsigned int bounce_first, bounce_pages;
 	struct nbd_op *next;            /* waiting list, or free list */
 	struct nbd_op *prev_issued, *next_issued;
 	struct nbd_op *next_finished;
@@ -123,6 +137,8 @@ struct nbd_queue {
 	unsigned int retry_ms;
 	bool gave_up;                   /* timeout passed while disconnected: I/O fails at once */
 	bool first_connect;             /* not connected yet since queue_open */
+	char *bounce;                   /* NBD_BOUNCE_BYTES */
+	uint64_t bounce_used[NBD_BOUNCE_WORDS]; /* a bit per page */
 };
 
 /* The I/O thread: has queue_close asked it to stop? */
@@ -314,6 +330,7 @@ static int nbd_engine_open(struct engine *e, const struct vha_target_spec *spec,
 	e->discard = !e->readonly && (nt->can_trim || nt->can_zero);
 	e->discard_secure = false;      /* a trim promises nothing about the old data */
 	e->write_zeroes = !e->readonly && nt->can_zero;
+	e->queue_bytes = NBD_BOUNCE_BYTES;
 	return 0;
 }
 
@@ -341,10 +358,75 @@ static void issued_unlink(struct nbd_queue *nq, struct nbd_op *op)
 		nq->drain_issued = false;
 }
 
+static bool bounce_page_used(const struct nbd_queue *nq, unsigned int i)
+{
+	return nq->bounce_used[i / 64] & (UINT64_C(1) << (i % 64));
+}
+
+static void bounce_mark(struct nbd_queue *nq, unsigned int first, unsigned int n, bool used)
+{
+	for (unsigned int i = first; i < first + n; i++) {
+		if (used)
+			nq->bounce_used[i / 64] |= UINT64_C(1) << (i % 64);
+		else
+			nq->bounce_used[i / 64] &= ~(UINT64_C(1) << (i % 64));
+	}
+}
+
+/* Give op a place for its data in the bounce buffer (first fit), unless it has one. */
+static bool bounce_get(struct nbd_queue *nq, struct nbd_op *op)
+{
+	uint64_t n64 = (op->io->length + NBD_BOUNCE_PAGE - 1) / NBD_BOUNCE_PAGE;
+	unsigned int n, run = 0;
+
+	if (op->bounce)
+		return true;    /* running again after a reconnect */
+	if (!nq->bounce || n64 == 0 || n64 > NBD_BOUNCE_PAGES)
+		return false;
+	n = (unsigned int)n64;
+	for (unsigned int i = 0; i < NBD_BOUNCE_PAGES; i++) {
+		if (nq->bounce_used[i / 64] == UINT64_MAX) {
+			run = 0;
+			i += 63;        /* a full word: skip it */
+			continue;
+		}
+		run = bounce_page_used(nq, i) ? 0 : run + 1;
+		if (run == n) {
+			op->bounce_first = i + 1 - n;
+			op->bounce_pages = n;
+			op->bounce = nq->bounce + (size_t)op->bounce_first * NBD_BOUNCE_PAGE;
+			bounce_mark(nq, op->bounce_first, n, true);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Copy between op's iovecs and its bounce data: to_bounce gathers, else scatters. */
+static void bounce_copy(struct nbd_op *op, bool to_bounce)
+{
+	const struct engine_io *io = op->io;
+	char *b = op->bounce;
+
+	for (unsigned int i = 0; i < io->nr_iov; i++) {
+		if (to_bounce)
+			memcpy(b, io->iov[i].iov_base, io->iov[i].iov_len);
+		else
+			memcpy(io->iov[i].iov_base, b, io->iov[i].iov_len);
+		b += io->iov[i].iov_len;
+	}
+}
+
 static void op_complete(struct nbd_queue *nq, struct nbd_op *op, int result)
 {
 	struct engine_io *io = op->io;
 
+	if (op->bounce) {
+		if (result == 0 && io->op == ENGINE_READ)
+			bounce_copy(op, false);
+		bounce_mark(nq, op->bounce_first, op->bounce_pages, false);
+		op->bounce = NULL;
+	}
 	op->io = NULL;
 	op->next = nq->free_ops;
 	nq->free_ops = op;
@@ -377,29 +459,40 @@ static bool started(struct nbd_op *op, int64_t r)
 	return true;
 }
 
-/* Write (or read) the iovecs of op, one command per iovec piece of at most request_max bytes. */
+/* Write (or read) [base, base+left) at *offset, in commands of at most request_max bytes. */
+static bool issue_span(struct nbd_queue *nq, struct nbd_op *op, char *base, size_t left, uint64_t *offset,
+		       bool write, uint32_t flags)
+{
+	while (left > 0) {
+		size_t len = left < nq->nt->request_max ? left : (size_t)nq->nt->request_max;
+		nbd_completion_callback cb = { .callback = command_done, .user_data = op };
+		int64_t r = write ? nbd_aio_pwrite(nq->h, base, len, *offset, cb, flags) :
+				    nbd_aio_pread(nq->h, base, len, *offset, cb, 0);
+
+		if (!started(op, r))
+			return false;
+		base += len;
+		*offset += len;
+		left -= len;
+	}
+	return true;
+}
+
+/* Write (or read) the iovecs of op: through the bounce buffer when there are several, else in place. */
 static void issue_data(struct nbd_queue *nq, struct nbd_op *op, bool write, uint32_t flags)
 {
 	const struct engine_io *io = op->io;
 	uint64_t offset = io->offset;
 
-	for (unsigned int i = 0; i < io->nr_iov; i++) {
-		char *base = io->iov[i].iov_base;
-		size_t left = io->iov[i].iov_len;
-
-		while (left > 0) {
-			size_t len = left < nq->nt->request_max ? left : (size_t)nq->nt->request_max;
-			nbd_completion_callback cb = { .callback = command_done, .user_data = op };
-			int64_t r = write ? nbd_aio_pwrite(nq->h, base, len, offset, cb, flags) :
-					    nbd_aio_pread(nq->h, base, len, offset, cb, 0);
-
-			if (!started(op, r))
-				return;
-			base += len;
-			offset += len;
-			left -= len;
-		}
+	if (io->nr_iov > 1 && bounce_get(nq, op)) {
+		if (write)
+			bounce_copy(op, true);
+		issue_span(nq, op, op->bounce, io->length, &offset, write, flags);
+		return;
 	}
+	for (unsigned int i = 0; i < io->nr_iov; i++)
+		if (!issue_span(nq, op, io->iov[i].iov_base, io->iov[i].iov_len, &offset, write, flags))
+			return;
 }
 
 static void issue_flush(struct nbd_queue *nq, struct nbd_op *op)
@@ -739,6 +832,7 @@ static void nbd_queue_close(struct engine_queue *eq)
 	if (nq->lock_ready)
 		pthread_mutex_destroy(&nq->lock);
 	free(nq->ops);
+	free(nq->bounce);
 	free(nq);
 	eq->priv = NULL;
 }
@@ -770,6 +864,9 @@ static int nbd_queue_open(struct engine_queue *eq, unsigned int depth)
 		nq->ops[i].next = nq->free_ops;
 		nq->free_ops = &nq->ops[i];
 	}
+	/* Without it, every request goes page by page: slower, not wrong. */
+	if (posix_memalign((void **)&nq->bounce, NBD_BOUNCE_PAGE, NBD_BOUNCE_BYTES) != 0)
+		nq->bounce = NULL;
 	/*
 	 * This queue's own connection is the I/O thread's first (re)connect:
 	 * queue_open runs on the main thread, which must not wait on a server

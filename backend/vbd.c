@@ -136,7 +136,7 @@ static int reserve_budget(struct device *dev, unsigned int nq, bool resume)
 		.slots_want = cfg->device_max_inflight,
 		.copy_want = cfg->copy_buffer_max,
 		.slot_bytes = queue_slot_bytes(),
-		.queue_bytes = queue_fixed_bytes(dev->persistent ? cfg->persistent_max : 0),
+		.queue_bytes = queue_fixed_bytes(dev->persistent ? cfg->persistent_max : 0) + dev->target.queue_bytes,
 	};
 	enum budget_kind k;
 

@@ -69,6 +69,22 @@ echo "$info" | grep -q "131072 " || fail "nbdkit memory 64M is not 131072 sector
 echo "$info" | grep -q "discard: *yes" || fail "no discard over nbdkit memory"
 fe --queues 2 verify --random 2000 --seed 1 --max-size 256k --pattern --length 16m || fail "verify (memory)"
 
+note "a request of scattered guest pages is one NBD command (the queue's bounce buffer), not one per page"
+serve logged --unix "$SIM/logged.sock" --filter=log memory 16M logfile="$SIM/nbd-requests.log"
+wait_socket "$SIM/logged.sock"
+reattach "nbd:unix:$SIM/logged.sock"
+head -c 1048576 /dev/urandom >"$SIM/data1m"
+fe write --in "$SIM/data1m" || fail "write 1 MiB"
+fe read --offset 0 --length 1m --out "$SIM/back" || fail "read 1 MiB"
+cmp -s "$SIM/back" "$SIM/data1m" || fail "1 MiB read back differs from what was written"
+writes=$(grep -c "Write id=" "$SIM/nbd-requests.log")
+reads=$(grep -c "Read id=" "$SIM/nbd-requests.log")
+echo "1 MiB (256 guest pages) written in $writes NBD writes, read in $reads NBD reads"
+# One command per page would be 256 of each; a request carries 11 pages or more.
+[ "$writes" -ge 1 ] && [ "$writes" -le 32 ] || fail "1 MiB took $writes NBD writes (one per page?)"
+[ "$reads" -ge 1 ] && [ "$reads" -le 32 ] || fail "1 MiB took $reads NBD reads (one per page?)"
+stop_server logged
+
 note "nbdkit file over TCP: nbd://127.0.0.1:PORT/ on a sparse file; trim gives the space back"
 port=$(free_port)
 truncate -s 32M "$SIM/sparse.raw"
