@@ -30,6 +30,16 @@
 
 struct sim_local_port {
 	int fifo_fd;            /* -1: not bound through this handle */
+	/*
+	 * The peer port's FIFO, open for writing, kept between notifies (an
+	 * open of its path per event cost more than the write), for the peer
+	 * domain and port it was opened for. A peer that unbinds or dies
+	 * closes the FIFO's only reader, so the next write fails with EPIPE:
+	 * then it is opened again by path, once, which finds a rebound port's
+	 * new FIFO. -1: none open.
+	 */
+	int peer_fd;
+	uint32_t peer_domid, peer_port;
 };
 
 struct sim_evtchn {
@@ -58,7 +68,7 @@ int sim_evtchn_open(struct vha_platform *p, void **priv)
 		goto fail;
 	}
 	for (uint32_t i = 0; i < SIM_PORTS; i++)
-		e->ports[i].fifo_fd = -1;
+		e->ports[i].fifo_fd = e->ports[i].peer_fd = -1;
 	pthread_mutex_init(&e->lock, NULL);
 	*priv = e;
 	return 0;
@@ -67,15 +77,24 @@ fail:
 	return rc;
 }
 
+static void peer_fd_drop(struct sim_local_port *lp)
+{
+	if (lp->peer_fd >= 0)
+		close(lp->peer_fd);
+	lp->peer_fd = -1;
+}
+
 void sim_evtchn_close(void *priv)
 {
 	struct sim_evtchn *e = priv;
 
 	if (!e)
 		return;
-	for (uint32_t port = 1; port < SIM_PORTS; port++)
+	for (uint32_t port = 1; port < SIM_PORTS; port++) {
 		if (e->ports[port].fifo_fd >= 0)
 			sim_evtchn_unbind(e, port);
+		peer_fd_drop(&e->ports[port]);
+	}
 	close(e->epfd);
 	sim_domain_detach(&e->self);
 	pthread_mutex_destroy(&e->lock);
@@ -280,6 +299,7 @@ int sim_evtchn_unbind(void *priv, vha_evtchn_port_t port)
 	epoll_ctl(e->epfd, EPOLL_CTL_DEL, e->ports[port].fifo_fd, NULL);
 	close(e->ports[port].fifo_fd);
 	e->ports[port].fifo_fd = -1;
+	peer_fd_drop(&e->ports[port]);
 	if (sim_fifo_path(path, sizeof(path), e->sp->simdir, e->sp->domid, port) == 0)
 		unlink(path);
 	pthread_mutex_unlock(&e->lock);
@@ -319,10 +339,11 @@ static int fifo_write_byte(int fd, char byte)
 int sim_evtchn_notify(void *priv, vha_evtchn_port_t port)
 {
 	struct sim_evtchn *e = priv;
+	struct sim_local_port *lp;
 	struct sim_port p;
 	char path[SIM_PATH_MAX];
 	char byte = 1;
-	int fd, rc;
+	int rc = 0;
 
 	if (port == 0 || port >= SIM_PORTS)
 		return -EINVAL;
@@ -337,15 +358,29 @@ int sim_evtchn_notify(void *priv, vha_evtchn_port_t port)
 		return -EINVAL;
 	if (p.state != SIM_PORT_INTERDOMAIN)
 		return 0;       /* unbound: Xen drops the event silently */
-	rc = sim_fifo_path(path, sizeof(path), e->sp->simdir, p.remote_domid, p.remote_port);
-	if (rc < 0)
-		return rc;
-	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return 0;       /* the peer went away: the event is lost, as with a dead domain */
-	rc = fifo_write_byte(fd, byte);
-	close(fd);
-	/* EAGAIN: the FIFO is full, the event is already pending. EPIPE: the peer died since the open. */
+	pthread_mutex_lock(&e->lock);
+	lp = &e->ports[port];
+	if (lp->peer_fd >= 0 && (lp->peer_domid != p.remote_domid || lp->peer_port != p.remote_port))
+		peer_fd_drop(lp);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (lp->peer_fd < 0) {
+			rc = sim_fifo_path(path, sizeof(path), e->sp->simdir, p.remote_domid, p.remote_port);
+			if (rc < 0)
+				break;
+			lp->peer_fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+			if (lp->peer_fd < 0)
+				break;  /* the peer went away: the event is lost, as with a dead domain */
+			lp->peer_domid = p.remote_domid;
+			lp->peer_port = p.remote_port;
+		}
+		rc = fifo_write_byte(lp->peer_fd, byte);
+		if (rc != -EPIPE)
+			break;
+		/* The FIFO's reader is gone: the peer unbound, died, or rebound to a new FIFO. */
+		peer_fd_drop(lp);
+	}
+	pthread_mutex_unlock(&e->lock);
+	/* EAGAIN: the FIFO is full, the event is already pending. EPIPE: the peer is gone. */
 	return rc == -EAGAIN || rc == -EPIPE ? 0 : rc;
 }
 
