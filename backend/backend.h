@@ -67,6 +67,7 @@ struct backend_config {
 	uint64_t total_memory;                  /* bytes the devices' queues allocate, across all devices */
 	bool resume;                    /* keep journals; take over live rings after a restart */
 	unsigned int nbd_timeout_ms;    /* nbd: I/O waits this long for a lost server, then fails */
+	unsigned int poll_us;           /* a worker that just did work busy-polls this long before sleeping */
 };
 
 /*
@@ -89,6 +90,7 @@ struct queue_stats {
 	uint64_t notifies_sent, events_received;
 	uint64_t events_spurious;       /* events that brought no new request */
 	uint64_t events_delayed;        /* times the port stayed masked for a storm delay */
+	uint64_t polls_hit;             /* times busy polling (--poll-us) found work before sleeping */
 	uint64_t strategy[GS_COUNT];    /* data requests served by each strategy (never GS_ADAPTIVE) */
 	uint64_t resumed;               /* requests re-executed from an earlier process's journal */
 	uint64_t grants_peak;           /* most grants mapped for requests at once */

@@ -139,6 +139,13 @@ void engine_complete_async(struct engine_queue *eq, struct engine_io *io, int re
 	pthread_mutex_unlock(&eq->async_lock);
 }
 
+bool engine_has_completions(struct engine_queue *eq)
+{
+	if (eq->local_head || __atomic_load_n(&eq->async_head, __ATOMIC_ACQUIRE))
+		return true;
+	return eq->ring_ready && io_uring_cq_ready(&eq->ring) > 0;
+}
+
 void engine_reap(struct engine_queue *eq)
 {
 	const struct engine_ops *ops = eq->engine->ops;

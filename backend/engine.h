@@ -228,6 +228,12 @@ extern const struct engine_ops engine_nbd_ops;          /* nbd:...: an NBD serve
 int engine_open(struct engine *e, const struct vha_target_spec *spec, bool writable);
 /* Close what engine_open opened; idempotent. Keeps direct_wanted and buffered_twin. */
 void engine_close(struct engine *e);
+/*
+ * Worker: whether completions wait to be reaped, without a system call
+ * (busy polling): the io_uring CQ, and what finished on the worker or on
+ * library threads. May miss one that is arriving; never blocks.
+ */
+bool engine_has_completions(struct engine_queue *eq);
 /* The engine's name, or "none". */
 const char *engine_name(const struct engine *e);
 /* The target's size now, in bytes, or -errno. */

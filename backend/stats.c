@@ -48,6 +48,7 @@ void queue_stats_add(struct queue_stats *sum, const struct queue_stats *s)
 	sum->events_received += STAT_GET(s->events_received);
 	sum->events_spurious += STAT_GET(s->events_spurious);
 	sum->events_delayed += STAT_GET(s->events_delayed);
+	sum->polls_hit += STAT_GET(s->polls_hit);
 	for (unsigned int i = 0; i < GS_COUNT; i++)
 		sum->strategy[i] += STAT_GET(s->strategy[i]);
 	sum->resumed += STAT_GET(s->resumed);
@@ -258,6 +259,7 @@ static struct json_object *queue_json(const struct queue *q)
 	     put_u64(o, "events_received", STAT_GET(s->events_received)) &&
 	     put_u64(o, "events_spurious", STAT_GET(s->events_spurious)) &&
 	     put_u64(o, "events_delayed", STAT_GET(s->events_delayed)) &&
+	     put_u64(o, "polls_hit", STAT_GET(s->polls_hit)) &&
 	     put_u64(o, "strategy_map", STAT_GET(s->strategy[GS_MAP])) &&
 	     put_u64(o, "strategy_persistent", STAT_GET(s->strategy[GS_PERSISTENT])) &&
 	     put_u64(o, "strategy_copy", STAT_GET(s->strategy[GS_COPY])) &&

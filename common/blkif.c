@@ -382,6 +382,13 @@ bool vha_blkif_back_final_check(struct vha_blkif_back *b)
 	return RING_BACK_FINAL_CHECK(&b->ring);
 }
 
+bool vha_blkif_back_has_requests(const struct vha_blkif_back *b)
+{
+	RING_IDX prod = __atomic_load_n(&b->ring.sring->req_prod, __ATOMIC_ACQUIRE);
+
+	return prod != b->ring.req_cons;
+}
+
 void vha_blkif_front_init(struct vha_blkif_front *f, void *sring, unsigned int nr_pages)
 {
 	/* Zero every slot too: the backend must not see old memory (XSA-403). */
@@ -424,6 +431,13 @@ int vha_blkif_front_take_response(struct vha_blkif_front *f, struct blkif_respon
 	memcpy(rsp, RING_GET_RESPONSE(&f->ring, f->ring.rsp_cons), sizeof(*rsp));
 	f->ring.rsp_cons++;
 	return 1;
+}
+
+bool vha_blkif_front_has_responses(const struct vha_blkif_front *f)
+{
+	RING_IDX prod = __atomic_load_n(&f->ring.sring->rsp_prod, __ATOMIC_ACQUIRE);
+
+	return prod != f->ring.rsp_cons;
 }
 
 bool vha_blkif_front_final_check(struct vha_blkif_front *f)

@@ -176,6 +176,13 @@ bool vha_blkif_back_push(struct vha_blkif_back *b);
  * requests arrived meanwhile (true: keep working, do not sleep).
  */
 bool vha_blkif_back_final_check(struct vha_blkif_back *b);
+/*
+ * Whether the frontend has published requests not yet taken, without
+ * touching req_event (busy polling: the frontend is not asked to notify).
+ * A hint only: the guest can change req_prod at any time, and taking the
+ * requests reads and checks it again.
+ */
+bool vha_blkif_back_has_requests(const struct vha_blkif_back *b);
 
 /* ----------------------------- front ring ----------------------------- */
 
@@ -200,5 +207,11 @@ bool vha_blkif_front_push(struct vha_blkif_front *f);
 int vha_blkif_front_take_response(struct vha_blkif_front *f, struct blkif_response *rsp);
 /* RING_FINAL_CHECK_FOR_RESPONSES: re-arm rsp_event; true if more arrived. */
 bool vha_blkif_front_final_check(struct vha_blkif_front *f);
+/*
+ * Whether the backend has published responses not yet taken, without
+ * touching rsp_event (busy polling: the backend is not asked to notify).
+ * A hint only: taking the responses reads and checks rsp_prod again.
+ */
+bool vha_blkif_front_has_responses(const struct vha_blkif_front *f);
 
 #endif
