@@ -29,6 +29,7 @@ struct args {
 	uint64_t bs;
 	unsigned int iodepth, rwmixread, ring_order, queues;
 	bool zero_copy, no_indirect, no_persistent, untrusted_backend;
+	unsigned int poll_us;
 	double runtime;
 	double timeout;                 /* --timeout, seconds (0: the library's default) */
 };
@@ -60,6 +61,8 @@ static void usage(FILE *out)
 		"  --untrusted-backend  share only dedicated per-request pages, ended after each request\n"
 		"  --timeout S          wait up to S seconds for each handshake step of the backend\n"
 		"                       (default 10; a target on a remote cluster can take longer to open)\n"
+		"  --poll-us N          busy-poll the rings up to N microseconds before sleeping while\n"
+		"                       waiting for responses (default 0: never; at most 1000)\n"
 		"  --log-level LEVEL    error|warn|info|debug\n"
 		"  --help, --version\n"
 		"Sizes (B) take a k, m, g or t suffix.\n");
@@ -504,7 +507,7 @@ int main(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'Q' },    { "zero-copy", no_argument, NULL, 'z' },
 		{ "no-indirect", no_argument, NULL, 'I' },     { "no-persistent", no_argument, NULL, 'N' },
 		{ "stop-file", required_argument, NULL, 'F' },  { "untrusted-backend", no_argument, NULL, 'U' },
-		{ "timeout", required_argument, NULL, 'T' },
+		{ "timeout", required_argument, NULL, 'T' },    { "poll-us", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },            { "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -562,6 +565,7 @@ int main(int argc, char **argv)
 		case 'I': a.no_indirect = true; break;
 		case 'N': a.no_persistent = true; break;
 		case 'U': a.untrusted_backend = true; break;
+		case 'W': if (vha_cli_uint("poll-us", optarg, 0, 1000, &a.poll_us)) goto bad; break;
 		case 'T': if (vha_cli_double("timeout", optarg, 0.001, HANDSHAKE_TIMEOUT_MAX_S, &a.timeout)) goto bad; break;
 		case 'h': usage(stdout); return VHA_EXIT_OK;
 		case 'V': return vha_cli_version();
@@ -594,6 +598,7 @@ int main(int argc, char **argv)
 	fo.no_indirect = a.no_indirect;
 	fo.no_persistent = a.no_persistent;
 	fo.untrusted_backend = a.untrusted_backend;
+	fo.poll_us = a.poll_us;
 	fo.timeout_ms = (unsigned int)(a.timeout * 1000.0 + 0.5);
 	if (a.zero_copy && !strcmp(a.cmd, "bench")) {
 		/* Buffers from the pool; bounce pages only for indirect segment lists. */

@@ -388,6 +388,7 @@ int vha_front_open(struct vha_platform *p, unsigned int devid, const struct vha_
 	f->spurious_rl = (struct vha_ratelimit)VHA_RATELIMIT_INIT(10000, 1);
 	f->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 10000;
 	f->want_order = opts->ring_order;
+	f->poll_us = opts->poll_us > 1000 ? 1000 : opts->poll_us;
 	f->want_queues = opts->queues ? opts->queues : 1;
 	f->no_indirect = opts->no_indirect;
 	/* Persistent grants are exactly what an untrusted backend must not get (XSA-403). */

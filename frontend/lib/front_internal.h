@@ -73,6 +73,7 @@ struct vha_front {
 	bool follow_pending;            /* wait_backend took an event of the follow watch */
 	struct vha_front_info info;
 	unsigned int timeout_ms;
+	unsigned int poll_us;           /* opts.poll_us */
 	unsigned int want_order, want_queues;
 	bool no_indirect, no_persistent;
 	bool untrusted;                 /* opts.untrusted_backend: dedicated pages per request, no pool */

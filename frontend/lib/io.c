@@ -378,6 +378,28 @@ static unsigned int drain_events(struct vha_front *f)
 	return fired;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* Busy polling (opts.poll_us): watch the rings, without a system call, until a response or the time is up. */
+static bool poll_for_responses(struct vha_front *f, double until)
+{
+	for (unsigned int n = 1;; n++) {
+		for (unsigned int i = 0; i < f->info.queues; i++)
+			if (vha_blkif_front_has_responses(&f->q[i].ring))
+				return true;
+		if ((n & 63) == 0 && now_s() >= until)
+			return false;
+		cpu_relax();
+	}
+}
+
 int vha_front_poll(struct vha_front *f, int timeout_ms)
 {
 	struct pollfd pfd[2] = {
@@ -399,6 +421,14 @@ int vha_front_poll(struct vha_front *f, int timeout_ms)
 			return done;
 		if (f->watching && front_follow_backend(f) < 0)
 			return -EIO;
+		/*
+		 * Before re-arming rsp_event (the backend does not notify while it
+		 * stays behind): poll for a while when asked to. Not after a
+		 * spurious event, so a backend cannot keep its caller spinning.
+		 */
+		if (f->poll_us && f->inflight && timeout_ms != 0 && !fired &&
+		    poll_for_responses(f, now_s() + f->poll_us / 1e6))
+			continue;
 		/* Re-arm rsp_event, then look once more before sleeping. */
 		more = false;
 		for (unsigned int i = 0; i < f->info.queues; i++)

@@ -59,6 +59,14 @@ struct vha_front_opts {
 	 * share and an unshare per request.
 	 */
 	bool untrusted_backend;
+	/*
+	 * Busy polling: vha_front_poll, with requests in flight and nothing
+	 * answered yet, watches the rings for this many microseconds before it
+	 * re-arms the event channel and sleeps. Lower latency at low queue
+	 * depth for a CPU that spins; the backend is not asked to notify while
+	 * the caller polls. 0: never (at most 1000).
+	 */
+	unsigned int poll_us;
 };
 
 struct vha_front_info {
