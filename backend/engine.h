@@ -5,7 +5,10 @@
  * each of its queues drives the engine through a per-queue context, in the
  * manner of SPDK's bdev_module.h function tables.
  *
- * Threads. open, close and size run on the main thread. queue_open and
+ * Threads. open and close run on the device's job thread (device_job_start:
+ * an open may wait seconds on a remote cluster, and the main thread must
+ * not), never two at once for one engine; size runs on the main thread, on
+ * an open engine only. queue_open and
  * queue_close run on the main thread while the queue's worker is not
  * running. submit, commit and reap run on the queue's worker only. An
  * engine whose library completes I/O on its own threads (librbd, libnbd)
