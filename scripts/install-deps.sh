@@ -33,6 +33,8 @@ for arg in "$@"; do
 	--xenlab) extra="$extra qemu-system-x86 busybox-static cpio" ;;
 	--docs) extra="$extra graphviz" ;;
 	--plots) extra="$extra gnuplot-nox" ;;
+	# make fio-engine: fio's source is downloaded (curl) and unpacked (xz-utils), fio's version read
+	--fio-engine) extra="$extra fio curl xz-utils" ;;
 	# make deb (the Build-Depends come from debian/control: scripts/build-deb.sh)
 	--deb) extra="$extra dpkg-dev debhelper lintian" ;;
 	# make check-deb: a fresh Debian chroot
