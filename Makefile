@@ -110,6 +110,9 @@ help:
 	@echo "make bench-report  measure, then write docs/performance.md with its plots (gnuplot)"
 	@echo "make bench-fairness  a normal guest's IOPS beside a greedy and a storming guest, as ratios"
 	@echo "make bench-rbd  vha over rbd vs fio's rbd engine on a 1-node Ceph cluster (4k rand QD32, 128k read)"
+	@echo "make fio-engine the fio external I/O engine over libvhafront, $(BUILD)/libvha-fio.so: fetches"
+	@echo "                fio's source of the installed version (network) into build/fio-src, then"
+	@echo "                builds it; make builds it too once that source is there (docs/frontend.md)"
 	@echo "make check-xen  the real-Xen end-to-end suite under QEMU"
 	@echo "make soak       long soak runs: 1000 attach/detach cycles, 100 backend kills under ordered writes"
 	@echo "make docs-img   redraw docs/img/*.png from their .dot sources (installs graphviz)"
@@ -366,6 +369,49 @@ $(SHLIB): $(call obj,$(FRONTLIB_SRCS) $(COMMON_SRCS)) $(SHLIB_MAP)
 	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SHLIB_SONAME) -Wl,--version-script=$(SHLIB_MAP) -Wl,-z,defs \
 		-o $@ $(filter %.o,$^) $(LDLIBS)
 	$(Q)ln -sf $(notdir $@) $(dir $@)$(SHLIB_SONAME) && ln -sf $(SHLIB_SONAME) $(dir $@)libvhafront.so
+
+# The fio external I/O engine (frontend/fio/; docs/frontend.md): $(BUILD)/libvha-fio.so,
+# fio --ioengine=external:$(BUILD)/libvha-fio.so. Debian's fio ships no headers and fio
+# has no stable ABI, so it compiles against fio's own source of exactly the installed
+# version, configured as Debian built it: `make fio-engine` fetches that
+# (scripts/fio-source.sh: network, pinned sha256) into $(FIO_SRC_DIR), one copy for
+# every build directory, then builds the engine. `make` builds the engine too once the
+# source is there, and never fetches it. Not in sanitizer builds: fio is not instrumented.
+# libvhafront and the common layer are linked in, hidden (vha-fio.map exports
+# `ioengine` alone). -z nodelete: fio dlcloses the engine when a job ends and the
+# process goes on; the process-wide log sink installed in libvhafront's logger points
+# into the engine, so its code stays mapped.
+FIO_SRC_DIR ?= build/fio-src
+FIO_MK := $(FIO_SRC_DIR)/fio.mk
+FIO_ENGINE := $(BUILD)/libvha-fio.so
+FIO_ENGINE_OBJ := $(call obj,frontend/fio/vha-fio.c)
+FIO_ENGINE_MAP := frontend/fio/vha-fio.map
+-include $(wildcard $(FIO_MK))
+.PHONY: fio-engine
+ifeq ($(SANITIZE),0)
+ifneq ($(FIO_SRC),)
+all: $(FIO_ENGINE)
+endif
+fio-engine: | $(DEPS_STAMP)
+	$(Q)scripts/install-deps.sh --fio-engine
+	$(Q)scripts/fio-source.sh $(FIO_SRC_DIR)
+	$(Q)$(MAKE) --no-print-directory $(FIO_ENGINE)
+else
+fio-engine:
+	@echo "make fio-engine: not in a sanitizer build (fio is not instrumented); SANITIZE=0 builds it"; exit 1
+endif
+$(FIO_MK):
+	@echo "$@ is missing: make fio-engine fetches fio's source"; exit 1
+# fio's own build defines these too (its Makefile's CPPFLAGS); -isystem: its headers
+# are not held to our warnings.
+$(FIO_ENGINE_OBJ): CPPFLAGS += -isystem $(FIO_SRC) -include $(FIO_SRC)/config-host.h \
+	-D_LARGEFILE_SOURCE -D_FILE_OFFSET_BITS=64 -DFIO_INTERNAL -DFIO_INC_DEBUG \
+	-DVHA_FIO_HEADERS_VERSION='"$(FIO_VERSION_STRING)"'
+$(FIO_ENGINE_OBJ): $(FIO_MK)
+$(FIO_ENGINE): $(FIO_ENGINE_OBJ) $(FRONT_LIB) $(COMMON_LIB) $(FIO_ENGINE_MAP)
+	@$(if $(filter 0,$(V)),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,--version-script=$(FIO_ENGINE_MAP) -Wl,-Bsymbolic -Wl,-z,nodelete \
+		-o $@ $(FIO_ENGINE_OBJ) $(FRONT_LIB) $(COMMON_LIB) $(LDLIBS)
 
 # What make install installs, built (the package build runs this, not all).
 .PHONY: installable
