@@ -4,9 +4,12 @@
 # raw io_uring (fio --ioengine=io_uring) on the SAME data-filled file, same
 # block size, queue depth and O_DIRECT, in one invocation. Prints a table of
 # ratios vha / baseline. A benchmark: it reports, it never fails for being
-# slow; it exits non-zero only if something could not run. Then a feature
-# on/off table: the same jobs with one thing changed per row (grant strategy,
-# pool buffers, ring order, queues, indirect), as ratios to the same baseline.
+# slow; it exits non-zero only if something could not run. Then fio through
+# the fio engine (libvha-fio.so) against vha-frontend bench on the same device
+# (tools/bench-fio-engine.sh; skipped when the engine is not built), and a
+# feature on/off table: the same jobs with one thing changed per row (grant
+# strategy, pool buffers, ring order, queues, indirect), as ratios to the
+# same baseline.
 #
 # Environment: BENCH_RUNTIME (s per job, default 10), BENCH_SIZE_MB (default
 # 1024), BENCH_DIR (default /tmp: must allow O_DIRECT), BENCH_CSV (write a CSV),
@@ -81,6 +84,10 @@ echo
 echo "ratio = vha IOPS / fio io_uring IOPS on the same file ($(df --output=fstype "$SIM" | tail -1), O_DIRECT), ${RUNTIME}s per job."
 echo "vha path: vha-frontend (sim domain 1, bounce buffers) -> 1-page ring, 1 queue -> vha-backend io_uring,"
 echo "grant strategy adaptive (persistent grants negotiated)."
+
+# fio through libvhafront (the fio engine) against vha-frontend bench, on this same device.
+echo
+BENCH_FIO_ENGINE_SIM=1 VHA_BUILD=$B "$(dirname "$0")/bench-fio-engine.sh" "$RUNTIME"
 
 # The protocol alone: the null engine (null:SIZE; reads are zeroes, writes
 # dropped), so the storage costs nothing and what is left is the ring, the
