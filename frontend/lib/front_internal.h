@@ -91,6 +91,8 @@ struct vha_front {
 	bool *buf_used;
 	bool broken;
 	struct vha_ratelimit spurious_rl;
+	double spurious_window_start;   /* the second spurious_in_window counts */
+	unsigned int spurious_in_window;
 };
 
 static inline double now_s(void)

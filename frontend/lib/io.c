@@ -14,6 +14,9 @@
 
 #include "front_internal.h"
 
+/* Events with no response in one second above which vha_front_poll warns (fewer are races). */
+#define SPURIOUS_WARN_PER_S 100u
+
 const struct vha_front_info *vha_front_get_info(const struct vha_front *f)
 {
 	return &f->info;
@@ -437,10 +440,25 @@ int vha_front_poll(struct vha_front *f, int timeout_ms)
 			continue;
 		if (fired) {
 			/* Cheap and counted: the events brought no response (the harvest above found none). */
+			double now = now_s();
+
 			f->info.spurious_events += fired;
-			vha_log_ratelimited(&f->spurious_rl, VHA_LOG_WARN,
-					    "device %s: event from the backend with no response (%llu so far)", f->dir,
-					    (unsigned long long)f->info.spurious_events);
+			if (now - f->spurious_window_start >= 1.0) {
+				f->spurious_window_start = now;
+				f->spurious_in_window = 0;
+			}
+			f->spurious_in_window += fired;
+			/*
+			 * One now and then is a race, not a fault: an event sent for
+			 * responses a caller polling with timeout 0 had already taken.
+			 * Many in a second are a backend flooding us: that is worth a
+			 * warning (rate-limited).
+			 */
+			if (f->spurious_in_window > SPURIOUS_WARN_PER_S)
+				vha_log_ratelimited(&f->spurious_rl, VHA_LOG_WARN,
+						    "device %s: events from the backend with no response: %u in a "
+						    "second (%llu so far)", f->dir, f->spurious_in_window,
+						    (unsigned long long)f->info.spurious_events);
 		}
 		if (timeout_ms == 0 || f->inflight == 0)
 			return 0;
