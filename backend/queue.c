@@ -20,6 +20,7 @@
 
 #include "backend.h"
 #include "vha/cli.h"
+#include "vha/spin.h"
 
 #define SECTOR_SHIFT 9
 
@@ -456,15 +457,6 @@ static int unmask_due(struct queue *q)
  * work, so a guest cannot keep a worker spinning by moving req_prod alone:
  * a pass that finds nothing valid ends the polling until the next event.
  */
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 static bool poll_for_work(struct queue *q, uint64_t poll_ns)
 {
 	uint64_t end = now_ns() + poll_ns;
@@ -476,7 +468,7 @@ static bool poll_for_work(struct queue *q, uint64_t poll_ns)
 		/* The clock every 64 turns: a vDSO call costs more than a look at two indexes. */
 		if ((++n & 63) == 0 && now_ns() >= end)
 			return false;
-		cpu_relax();
+		vha_cpu_relax();
 	}
 }
 

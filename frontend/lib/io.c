@@ -13,6 +13,7 @@
 #include <xenstore.h>
 
 #include "front_internal.h"
+#include "vha/spin.h"
 
 /* Events with no response in one second above which vha_front_poll warns (fewer are races). */
 #define SPURIOUS_WARN_PER_S 100u
@@ -381,15 +382,6 @@ static unsigned int drain_events(struct vha_front *f)
 	return fired;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 /* Busy polling (opts.poll_us): watch the rings, without a system call, until a response or the time is up. */
 static bool poll_for_responses(struct vha_front *f, double until)
 {
@@ -399,7 +391,7 @@ static bool poll_for_responses(struct vha_front *f, double until)
 				return true;
 		if ((n & 63) == 0 && now_s() >= until)
 			return false;
-		cpu_relax();
+		vha_cpu_relax();
 	}
 }
 
