@@ -19,23 +19,25 @@ timeout 120 "$B/vha-frontend" --domid 1 --queues 2 verify --random 3000 --seed 1
 
 note "QD1 reads on null: polling finds the next request before any event"
 STATS=$SIM/run/backend-0/stats.json
+# queue0 DEVID KEY...: those counters of domain 1's device DEVID, queue 0 (zeroes if it is not there).
+queue0() {
+	python3 - "$STATS" "$@" <<'PY'
+import json, sys
+devid, keys = int(sys.argv[2]), sys.argv[3:]
+for d in json.load(open(sys.argv[1]))["devices"]:
+    if d.get("frontend") == 1 and d.get("devid") == devid:
+        print(*(d["queues"][0][k] for k in keys))
+        break
+else:
+    print(*(0 for k in keys))
+PY
+}
 "$B/vha-frontend" --domid 1 --devid 51728 bench --rw randread --bs 4k --iodepth 1 --runtime 4 --json \
 	>"$SIM/bench.json" 2>&1 &
 bench=$!
 sleep 2.5
 # The device's queue 0 while the bench runs (stats.json is rewritten every second).
-read -r requests events hits < <(python3 - "$STATS" <<'PY'
-import json, sys
-doc = json.load(open(sys.argv[1]))
-for d in doc["devices"]:
-    if d.get("frontend") == 1 and d.get("devid") == 51728:
-        q = d["queues"][0]
-        print(q["requests"], q["events_received"], q["polls_hit"])
-        break
-else:
-    print("0 0 0")
-PY
-)
+read -r requests events hits < <(queue0 51728 requests events_received polls_hit)
 wait $bench || fail "bench: $(cat "$SIM/bench.json")"
 echo "null device queue 0 after 2.5 s of QD1: requests $requests, events received $events, polls_hit $hits"
 grep -o '"iops": [0-9.]*' "$SIM/bench.json"
@@ -48,18 +50,7 @@ note "QD1 reads with the frontend polling too: the backend need not notify"
 	>"$SIM/bench2.json" 2>&1 &
 bench=$!
 sleep 2.5
-read -r requests notifies < <(python3 - "$STATS" <<'PY'
-import json, sys
-doc = json.load(open(sys.argv[1]))
-for d in doc["devices"]:
-    if d.get("frontend") == 1 and d.get("devid") == 51744:
-        q = d["queues"][0]
-        print(q["requests"], q["notifies_sent"])
-        break
-else:
-    print("0 0")
-PY
-)
+read -r requests notifies < <(queue0 51744 requests notifies_sent)
 wait $bench || fail "bench (frontend polling): $(cat "$SIM/bench2.json")"
 echo "null device 51744 queue 0 after 2.5 s of QD1, both ends polling: requests $requests, notifies sent $notifies"
 grep -o '"iops": [0-9.]*' "$SIM/bench2.json"
