@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The multi-queue tests (test_features: a real vha-backend serving 2 queues,
-# each on its own thread) and the device jobs (slow-open.test.sh: targets
-# opened and closed on job threads, two at once on one rbd cluster) under
-# ThreadSanitizer. Builds build-tsan/ when it
+# each on its own thread), the device jobs (slow-open.test.sh: targets
+# opened and closed on job threads, two at once on one rbd cluster) and busy
+# polling (poll.test.sh: workers and the frontend reading ring indexes and
+# completion lists other threads write) under ThreadSanitizer. Builds build-tsan/ when it
 # is missing or stale; any ThreadSanitizer report from any process fails.
 # vha-test-timeout: 900
 set -u
@@ -38,10 +39,12 @@ mkdir -p "$logs"
 export TSAN_OPTIONS="log_path=$logs/report halt_on_error=0 second_deadlock_stack=1 suppressions=$PWD/tests/integration/tsan.supp ${TSAN_OPTIONS:-}"
 VHA_BUILD="$PWD/$TB" "$TB/tests/integration/test_features"
 rc=$?
-VHA_BUILD="$PWD/$TB" bash tests/integration/slow-open.test.sh
-rc2=$?
-# 77 (a part that cannot run here) is not a failure of the whole.
-[ $rc -eq 0 ] && [ $rc2 -ne 0 ] && [ $rc2 -ne 77 ] && rc=$rc2
+for part in slow-open poll; do
+	VHA_BUILD="$PWD/$TB" bash tests/integration/$part.test.sh
+	rc2=$?
+	# 77 (a part that cannot run here) is not a failure of the whole.
+	[ $rc -eq 0 ] && [ $rc2 -ne 0 ] && [ $rc2 -ne 77 ] && rc=$rc2
+done
 reports=$(cat "$logs"/report* 2>/dev/null)
 if [ -n "$reports" ]; then
 	echo "$reports"
