@@ -50,7 +50,7 @@ esac
 fetch() {
 	# fetch URL FILE: download to FILE.part, then rename.
 	if command -v curl >/dev/null 2>&1; then
-		curl -fsSL --retry 2 --connect-timeout 15 -o "$2.part" "$1" || return 1
+		curl -fsSL --retry 2 --connect-timeout 15 --speed-limit 1024 --speed-time 60 --max-time 600 -o "$2.part" "$1" || return 1
 	elif command -v wget >/dev/null 2>&1; then
 		wget -q -T 15 -O "$2.part" "$1" || return 1
 	else
