@@ -337,13 +337,22 @@ case_2() {
 # 4 and 5: vha-frontend in the guest, against blkback (4) or vha-backend (5).
 frontend_case() { # name diskspec-prefix
 	[ -x /opt/vha/bin/vha-frontend ] || { SKIP="vha-frontend not built"; return; }
+	local fioe=""
 	l=$(mkimg $1 128)
-	mkcfg $1 vhafront 256 "$2, vdev=xvda, target=$l"
-	create $1 || return
+	# With the fio engine in the fio image, the guest runs it too (vha_frontend_checks).
+	if [ -e /etc/vha/fio-engine ] && [ -e /boot/domu-fio.cpio.gz ]; then
+		fioe=fio-engine-verify
+		DOMU_RAMDISK=domu-fio.cpio.gz mkcfg $1 vhafront 512 "$2, vdev=xvda, target=$l"
+	else
+		log "$1: no fio engine in the fio guest image: vha-frontend only"
+		mkcfg $1 vhafront 256 "$2, vdev=xvda, target=$l"
+	fi
+	XL_CREATE_TMO=${fioe:+180} create $1 || return
 	D=$(xl domid $1)
-	wait_guest $1 "G: DONE" 300 || { fail "guest $1 did not finish"; dump_state; xl destroy $1; }
+	wait_guest $1 "G: DONE" 400 || { fail "guest $1 did not finish"; dump_state; xl destroy $1; }
 	gone_or_destroy $1
-	guest_checks $1 vha-frontend-info vha-frontend-verify-pattern vha-frontend-verify-random vha-frontend-bench-randread vha-frontend-bench-randwrite
+	grep -a "G: FIOENGINE" $CL/guest-$1.log | tr -d '\r' | sed "s/^.*G: FIOENGINE /VHA-FIOENGINE $1 /"
+	guest_checks $1 vha-frontend-info vha-frontend-verify-pattern vha-frontend-verify-random vha-frontend-bench-randread vha-frontend-bench-randwrite $fioe
 	no_zombies
 	[ -n "$FAILS" ] && dump_state
 	losetup -d "$l"; rm -f /tmp/$1.img
@@ -404,26 +413,63 @@ case_6() {
 	# the full allowance (a tighter budget cost a CI run its whole table).
 	local budget=$(( ${REPS_N:-1} * 3 * $(echo $want | tr , ' ' | wc -w) * (${RT_N:-5} + 30) + 120 ))
 	log "case 6: $budget s for the guest's fio jobs"
-	wait_guest c6 "G: DONE" $budget || { fail "guest c6 did not finish within $budget s"; dump_state; xl destroy c6; }
+	# Each backend's CPU time over all the jobs, read while the devices are still connected
+	# (the guest waits after its last job): blkback's kernel threads, vha-backend, QEMU.
+	local tb=0 tv=0 tq=0
+	if wait_guest c6 "G: FIO-ALL-DONE" $budget; then
+		tb=$(cpu_ticks $(pids_named "blkback.$D6."))
+		[ $vha = 1 ] && tv=$(cpu_ticks $B3)
+		tq=$(cpu_ticks $(qemu_of $D6))
+		log "case 6: backend CPU ticks over the jobs: blkback $tb, vha-backend $tv, QEMU $tq"
+	fi
+	wait_guest c6 "G: DONE" 60 || { fail "guest c6 did not finish within $budget s"; dump_state; xl destroy c6; }
 	wait_gone c6 30
 	[ $vha = 1 ] && { kill $B3; wait $B3; }
 	grep "G: FIO" $CL/guest-c6.log | tr -d '\r' >/tmp/fio.txt
 	grep "G: DISK" $CL/guest-c6.log | tr -d '\r' | sed 's/^/D: /'
 	# Table: mean over reps per disk and job; ratios to blkback (xvda).
-	awk '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+	# ints/IO: the guest's blkfront interrupts per I/O in that job; backend us/IO: the
+	# backend's CPU time over all its jobs per I/O (clock ticks of 10 ms; "-": not measured).
+	awk -v tb=$tb -v tv=$tv -v tq=$tq '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 	       k = v["dev"] SUBSEP v["job"]; n[k]++
 	       io = v["riops"] + v["wiops"]; kb = v["rkib"] + v["wkib"]
-	       iops[k] += io; mb[k] += kb / 1024; cpu[k] += v["usr"] + v["sys"]; jobs[v["job"]] = 1 }
+	       ios = v["riops"] * v["rms"] / 1000 + v["wiops"] * v["wms"] / 1000
+	       iops[k] += io; mb[k] += kb / 1024; cpu[k] += v["usr"] + v["sys"]; jobs[v["job"]] = 1
+	       nios[k] += ios; ints[k] += v["ints"]; devios[v["dev"]] += ios }
 	     END { name["xvda"] = "kernel blkback"; name["xvdb"] = "vha-backend"; name["xvdc"] = "QEMU qdisk"
-	       printf "VHA-TABLE %-18s %-15s %8s %8s %6s %10s %12s\n", "job", "backend", "IOPS", "MB/s", "ratio", "guest CPU%", "CPU us/IO"
+	       ticks["xvda"] = tb; ticks["xvdb"] = tv; ticks["xvdc"] = tq
+	       printf "VHA-TABLE %-18s %-15s %8s %8s %6s %10s %12s %8s %10s\n", "job", "backend", "IOPS", "MB/s", "ratio", "guest CPU%", "CPU us/IO", "ints/IO", "be us/IO"
 	       for (j in jobs) for (d = 0; d < 3; d++) { dev = d == 0 ? "xvda" : d == 1 ? "xvdb" : "xvdc"; k = dev SUBSEP j
 	         if (!(k in n)) continue
 	         base = dev SUBSEP j; b = "xvda" SUBSEP j; r = (b in n && iops[b] > 0) ? sprintf("%.2f", (iops[k] / n[k]) / (iops[b] / n[b])) : "-"
 	         c = cpu[k] / n[k]; io = iops[k] / n[k]
-	         printf "VHA-TABLE %-18s %-15s %8.0f %8.1f %6s %10.0f %12.0f\n", j, name[dev], io, mb[k] / n[k], r, c, (io > 0 ? c * 10000 / io : 0) }
+	         ipi = nios[k] > 0 ? sprintf("%.2f", ints[k] / nios[k]) : "-"
+	         be = ticks[dev] > 0 && devios[dev] > 0 ? sprintf("%.0f", ticks[dev] * 10000 / devios[dev]) : "-"
+	         printf "VHA-TABLE %-18s %-15s %8.0f %8.1f %6s %10.0f %12.0f %8s %10s\n", j, name[dev], io, mb[k] / n[k], r, c, (io > 0 ? c * 10000 / io : 0), ipi, be }
 	     }' /tmp/fio.txt
 	losetup -d $lbb; losetup -d $lvha; rm -f /tmp/c6*.img
 	[ -s /tmp/fio.txt ] || fail "no fio results (reported, not counted as a failure of the suite)"
+}
+
+# CPU time (utime + stime, clock ticks) of these processes; 0 for none.
+cpu_ticks() {
+	local p
+	for p in "$@"; do awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null; done | awk '{s += $1} END {print s + 0}'
+}
+# Processes (kernel threads too) whose name starts with $1.
+pids_named() {
+	local c n
+	for c in /proc/[0-9]*/comm; do
+		read -r n <$c 2>/dev/null || continue
+		case $n in "$1"*) c=${c#/proc/}; echo ${c%/comm} ;; esac
+	done
+}
+# The QEMU (qdisk) process of domain $1.
+qemu_of() {
+	local p
+	for p in /proc/[0-9]*; do
+		tr '\0' ' ' <$p/cmdline 2>/dev/null | grep -q -- "-xen-domid $1 " && echo ${p#/proc/}
+	done
 }
 
 # 9: a 2-vCPU guest whose stock blkfront negotiates two queues, persistent

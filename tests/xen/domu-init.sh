@@ -46,6 +46,8 @@ on_cpu() { c=$1; shift; if [ -d /sys/devices/system/cpu/cpu$c ] && command -v ta
 # field N of /sys/block/D/stat (1 reads ... 12 discards ... 16 flushes)
 stat_field() { awk -v f="$2" '{print $f}' /sys/block/$1/stat; }
 finish() { say "DONE uptime=$(up)"; sync; poweroff -f; }
+# Interrupts of blkfront's event channels so far (all "blkif" lines, all CPUs).
+blkif_irqs() { awk '/blkif/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' /proc/interrupts; }
 
 CASE=$(arg vha.case)
 say "UP case=$CASE uptime=$(up) cpus=$(grep -c ^processor /proc/cpuinfo) mem=$(awk '/MemTotal/{print $2}' /proc/meminfo)kB"
@@ -125,6 +127,21 @@ vha_frontend_checks() { # vdev
 		fi
 		echo "$out" | sed "s/^/G: BENCH $rw /"
 	done
+	# The fio engine over libvhafront (issue 12), in the fio image: a verify
+	# job (random sizes, queue depth 16, crc32c), then 3 s of 4k random reads.
+	if [ -x /usr/bin/fio ] && [ -e /opt/vha/lib/libvha-fio.so ]; then
+		E="--ioengine=external:/opt/vha/lib/libvha-fio.so --platform=xen --vdev=$v"
+		check_tcg fio-engine-verify sh -c "fio --name=vhafio $E --rw=randwrite --bsrange=4k-128k --size=16m \
+			--iodepth=16 --verify=crc32c --do_verify=1 --verify_fatal=1 --randrepeat=0 --minimal >/tmp/fioe.out &&
+			awk -F';' 'NF > 100 {exit \$5 != 0}' /tmp/fioe.out"
+		tail -3 /tmp/fioe.out | cut -c1-200 | sed 's/^/G: FIOENGINE verify /'
+		if fio --name=vhafio $E --rw=randread --bs=4k --iodepth=32 --runtime=3 --time_based --size=64m \
+			--minimal >/tmp/fioe.out 2>&1; then
+			say "FIOENGINE randread-4k-qd32 iops=$(awk -F';' 'NF > 100 {print $8}' /tmp/fioe.out)"
+		else
+			say "FIOENGINE randread-4k-qd32 failed: $(tail -2 /tmp/fioe.out | tr '\n' ' ')"
+		fi
+	fi
 }
 
 # One fio verify pass on /dev/xvda (cases 11 and 12): randwrite over 4 MiB
@@ -289,12 +306,19 @@ $job
 EOF
 			for d in $want; do
 				[ -b /dev/$d ] || continue
+				# blkfront's event-channel interrupts ("blkif", every disk's queues) while
+				# only this job runs: interrupts per I/O.
+				i0=$(blkif_irqs)
 				timeout $((${rt:-5} + 30)) fio --name=j --filename=/dev/$d --direct=1 --ioengine=libaio --rw=$rw --bs=$bs --iodepth=$qd \
-					--size=64m --runtime=${rt:-5} --time_based --minimal 2>/dev/null |
-					awk -F';' -v d=$d -v j=$rw-$bs-qd$qd -v r=$rep '{printf "G: FIO rep=%s dev=%s job=%s riops=%s rkib=%s wiops=%s wkib=%s usr=%s sys=%s err=%s\n", r, d, j, $8, $7, $49, $48, $88, $89, $5}'
+					--size=64m --runtime=${rt:-5} --time_based --minimal 2>/dev/null >/tmp/fio.min
+				i1=$(blkif_irqs)
+				awk -F';' -v d=$d -v j=$rw-$bs-qd$qd -v r=$rep -v ints=$((i1 - i0)) '{printf "G: FIO rep=%s dev=%s job=%s riops=%s rkib=%s wiops=%s wkib=%s usr=%s sys=%s err=%s rms=%s wms=%s ints=%s\n", r, d, j, $8, $7, $49, $48, $88, $89, $5, $9, $50, ints}' /tmp/fio.min
 			done
 		done
 	done
+	# dom0 reads the backends' CPU time now, while their devices are still connected.
+	say "FIO-ALL-DONE"
+	sleep 8
 	finish ;;
 hostile) # case 11: vha-hostile attacks our own disk, once dom0 says go (the fio guest is running by then)
 	mods xen-evtchn xen-gntdev xen-gntalloc
