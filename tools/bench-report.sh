@@ -128,16 +128,28 @@ have_xen=0
 if [ -s "$XEN_TABLE" ]; then
 	have_xen=1
 	XDAT="$SIM/xen.dat"
-	# job backend... IOPS MB/s ratio CPU% us/IO -> one row per job: blkback vha qdisk IOPS, then CPU us/IO.
+	# job backend... IOPS MB/s ratio CPU% us/IO [more columns] -> one row per job: blkback vha qdisk
+	# IOPS, then guest CPU us/IO.
 	python3 - "$XEN_TABLE" "$XDAT" <<'PY'
 import sys
+def number(s):
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
 rows = {}
 for line in open(sys.argv[1]):
     f = line.split()
     if len(f) < 7 or f[0] in ("job", "#"):
         continue
-    job, backend = f[0], " ".join(f[1:-5])
-    rows.setdefault(job, {})[backend] = (f[-5], f[-1])
+    i = 1
+    while i < len(f) and not number(f[i]):
+        i += 1
+    if len(f) - i < 5:
+        continue
+    job, backend = f[0], " ".join(f[1:i])
+    rows.setdefault(job, {})[backend] = (f[i], f[i + 4])
 with open(sys.argv[2], "w") as out:
     for job, b in rows.items():
         get = lambda name, i: b.get(name, ("0", "0"))[i]
