@@ -134,7 +134,7 @@ vha_frontend_checks() { # vdev
 		check_tcg fio-engine-verify sh -c "fio --name=vhafio $E --rw=randwrite --bsrange=4k-128k --size=16m \
 			--iodepth=16 --verify=crc32c --do_verify=1 --verify_fatal=1 --randrepeat=0 --minimal >/tmp/fioe.out &&
 			awk -F';' 'NF > 100 {exit \$5 != 0}' /tmp/fioe.out"
-		tail -3 /tmp/fioe.out | cut -c1-200 | sed 's/^/G: FIOENGINE verify /'
+		awk -F';' 'NF > 100 {printf "G: FIOENGINE verify err=%s write_iops=%s read_iops=%s\n", $5, $49, $8}' /tmp/fioe.out
 		if fio --name=vhafio $E --rw=randread --bs=4k --iodepth=32 --runtime=3 --time_based --size=64m \
 			--minimal >/tmp/fioe.out 2>&1; then
 			say "FIOENGINE randread-4k-qd32 iops=$(awk -F';' 'NF > 100 {print $8}' /tmp/fioe.out)"
