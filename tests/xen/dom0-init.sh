@@ -417,9 +417,10 @@ case_6() {
 	# (the guest waits after its last job): blkback's kernel threads, vha-backend, QEMU.
 	local tb=0 tv=0 tq=0
 	if wait_guest c6 "G: FIO-ALL-DONE" $budget; then
-		# Every blkback thread: only c6's xvda is served by blkback now (their names vary by kernel).
-		tb=$(cpu_ticks $(pids_named blkback))
-		log "case 6: blkback threads: $(for p in $(pids_named blkback); do cat /proc/$p/comm; done | tr '\n' ' ')"
+		# blkback's ring threads for c6's xvda: "blkback.<dom>.xvda-<n>" in older
+		# kernels, "<dom>.xvda-<n>" in newer ones.
+		tb=$(cpu_ticks $(pids_named "blkback.$D6." "$D6.xvd"))
+		log "case 6: blkback threads: $(for p in $(pids_named "blkback.$D6." "$D6.xvd"); do cat /proc/$p/comm; done | tr '\n' ' ')"
 		[ $vha = 1 ] && tv=$(cpu_ticks $B3)
 		tq=$(cpu_ticks $(qemu_of $D6))
 		log "case 6: backend CPU ticks over the jobs: blkback $tb, vha-backend $tv, QEMU $tq"
@@ -458,12 +459,14 @@ cpu_ticks() {
 	local p
 	for p in "$@"; do awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null; done | awk '{s += $1} END {print s + 0}'
 }
-# Processes (kernel threads too) whose name starts with $1.
+# Processes (kernel threads too) whose name starts with one of the arguments.
 pids_named() {
-	local c n
+	local c n p
 	for c in /proc/[0-9]*/comm; do
 		read -r n <$c 2>/dev/null || continue
-		case $n in "$1"*) c=${c#/proc/}; echo ${c%/comm} ;; esac
+		for p in "$@"; do
+			case $n in "$p"*) c=${c#/proc/}; echo ${c%/comm}; break ;; esac
+		done
 	done
 }
 # The QEMU (qdisk) process of domain $1.
