@@ -463,7 +463,7 @@ cpu_ticks() {
 pids_named() {
 	local c n p
 	for c in /proc/[0-9]*/comm; do
-		read -r n <$c 2>/dev/null || continue
+		read -r n 2>/dev/null <$c || continue
 		for p in "$@"; do
 			case $n in "$p"*) c=${c#/proc/}; echo ${c%/comm}; break ;; esac
 		done
